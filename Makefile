@@ -1,0 +1,58 @@
+# Forerunner platform. `make help` lists the targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+# Parallel test workers (pytest-xdist); each gets its own database.
+WORKERS ?= 2
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev,embedded]'
+	@touch $@
+
+.PHONY: help
+help: ## Show this help
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+.PHONY: install
+install: $(VENV)/.installed ## Create the virtual environment and install everything
+
+.PHONY: run
+run: $(VENV)/.installed ## Start all three services (embedded PostgreSQL unless DATABASE_URL is set)
+	$(PY) -m scripts.run
+
+.PHONY: test
+test: $(VENV)/.installed ## Run the whole test suite on real PostgreSQL
+	$(PY) -m pytest -n $(WORKERS) -p no:cacheprovider
+
+.PHONY: check
+check: $(VENV)/.installed ## Format check, lint, types
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy services scripts bench
+
+.PHONY: fmt
+fmt: $(VENV)/.installed ## Format and fix what ruff can
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+.PHONY: openapi
+openapi: $(VENV)/.installed ## Write openapi/*.json from the apps
+	$(PY) -m scripts.openapi write
+
+.PHONY: openapi-check
+openapi-check: $(VENV)/.installed ## Fail when a committed contract differs from what an app serves
+	$(PY) -m scripts.openapi check
+
+.PHONY: bench
+bench: $(VENV)/.installed ## Benchmarks, printed as ratios against a baseline run beside them
+	@for b in bench/*.py; do m=$$(basename $$b .py); [ "$$m" = __init__ ] && continue; \
+		echo "== bench.$$m"; $(PY) -m bench.$$m || exit 1; done
+
+.PHONY: migrate
+migrate: $(VENV)/.installed ## Migrate all three services on DATABASE_URL
+	@test -n "$$DATABASE_URL" || { echo "set DATABASE_URL"; exit 2; }
+	for s in registry ranking oversight; do $(PY) -c "from services.kit.migrations import upgrade; upgrade('$$s', '$$DATABASE_URL')"; done

@@ -1,0 +1,116 @@
+"""``make run``: start the three services locally, on an embedded PostgreSQL if need be.
+
+With ``DATABASE_URL`` (or ``FORERUNNER_DATABASE_URL``) set it uses that server; otherwise it
+starts the embedded pgserver kept under ``.data/pg``. It migrates all three services, starts
+them on 8001/8002/8003, and on Ctrl-C or SIGTERM stops everything it started.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICES = {"registry": 8001, "ranking": 8002, "oversight": 8003}
+
+
+def _wait_ready(port: int, deadline: float) -> bool:
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
+                if r.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.3)
+    return False
+
+
+def main() -> int:
+    from services.kit.migrations import upgrade
+
+    embedded: Any = None
+    url = os.environ.get("DATABASE_URL") or os.environ.get("FORERUNNER_DATABASE_URL")
+    if not url:
+        from services.kit import embedded as emb
+
+        print("no DATABASE_URL: starting the embedded PostgreSQL in .data/pg ...", flush=True)
+        embedded, url = emb.start(ROOT / ".data" / "pg")
+    children: list[subprocess.Popen[bytes]] = []
+    stopping = False
+
+    def stop(signum: int | None = None, frame: FrameType | None = None) -> None:
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if embedded is not None:
+            # Stopped explicitly: an embedded postgres would outlive us otherwise.
+            embedded.cleanup()
+        print("stopped everything make run started", flush=True)
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        stop(signum, frame)
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        for service in SERVICES:
+            upgrade(service, url)
+        env = {**os.environ, "FORERUNNER_DATABASE_URL": url}
+        for service, port in SERVICES.items():
+            children.append(
+                subprocess.Popen(  # noqa: S603
+                    [
+                        sys.executable,
+                        "-m",
+                        "uvicorn",
+                        f"services.{service}.app:create_app",
+                        "--factory",
+                        "--host",
+                        os.environ.get("HOST", "127.0.0.1"),
+                        "--port",
+                        str(port),
+                        "--no-access-log",
+                    ],
+                    env=env,
+                    cwd=ROOT,
+                )
+            )
+        deadline = time.monotonic() + 60
+        ready = {s: _wait_ready(p, deadline) for s, p in SERVICES.items()}
+        for service, port in SERVICES.items():
+            state = "ready" if ready[service] else "NOT READY"
+            print(f"  {service:<10} http://127.0.0.1:{port}  (docs: /docs)  {state}", flush=True)
+        print(
+            "get a token: .venv/bin/python -m services.kit.auth mint --role regulator\n"
+            "Ctrl-C stops everything.",
+            flush=True,
+        )
+        while all(c.poll() is None for c in children):
+            time.sleep(0.5)
+        print("a service exited; stopping the others", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stop()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

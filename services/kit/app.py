@@ -1,0 +1,162 @@
+"""``build_app``: what every service's ``create_app(settings)`` mounts from the kit."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import fastapi_offline
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+
+from services.kit import health
+from services.kit.auth import TokenVerifier, service_token
+from services.kit.db import Database, KitTables
+from services.kit.http import ServiceClient
+from services.kit.observability import Metrics, RequestContextMiddleware, configure_logging
+from services.kit.outbox import OutboxRelay
+from services.kit.problems import ProblemBody, install_problem_handlers
+from services.kit.settings import ServiceSettings
+from services.kit.workdays import WorkdayCalendar
+
+DOCS_STATIC = Path(fastapi_offline.__file__).parent / "static"
+
+
+def operation_id(route: APIRoute) -> str:
+    """Stable operation ids: the handler's name, which the routers keep unique."""
+    return route.name
+
+
+def build_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str,
+    version: str,
+    routers: Sequence[APIRouter],
+    tables: KitTables,
+    tags: list[dict[str, Any]] | None = None,
+    peers: Mapping[str, str] | None = None,
+    body_limit_overrides: dict[str, int] | None = None,
+    on_startup: Callable[[FastAPI], Any] | None = None,
+) -> FastAPI:
+    """A service app with the kit mounted.
+
+    ``peers`` maps a service name to its base URL; the app gets a ``ServiceClient`` for each
+    (``app.state.clients``) and, when enabled, an outbox relay delivering to them.
+    """
+    configure_logging(settings.log_level, settings.log_json)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        relay_task: asyncio.Task[None] | None = None
+        if on_startup is not None:
+            await on_startup(app)
+        if settings.outbox_relay_enabled and app.state.clients:
+            relay = OutboxRelay(app.state.db.sessionmaker, tables, app.state.clients)
+            relay_task = asyncio.create_task(relay.run_forever(stop, settings.outbox_poll_seconds))
+        try:
+            yield
+        finally:
+            stop.set()
+            if relay_task is not None:
+                await relay_task
+            for client in app.state.clients.values():
+                await client.aclose()
+            await app.state.db.dispose()
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        generate_unique_id_function=operation_id,
+        openapi_tags=tags,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = Database(settings)
+    app.state.verifier = TokenVerifier(settings)
+    app.state.metrics = Metrics(settings.service_name)
+    app.state.tables = tables
+    app.state.calendar = WorkdayCalendar.from_file(settings.workday_calendar_file)
+    app.state.clients = {
+        name: ServiceClient(
+            url,
+            token=service_token(settings),
+            timeout=settings.http_timeout_seconds,
+        )
+        for name, url in (peers or {}).items()
+    }
+
+    install_problem_handlers(app)
+    app.add_middleware(
+        RequestContextMiddleware,
+        service=settings.service_name,
+        metrics=app.state.metrics,
+        max_body_bytes=settings.max_body_bytes,
+        body_limit_overrides=body_limit_overrides,
+        router_app=app,
+    )
+    app.include_router(health.router)
+    for router in routers:
+        app.include_router(router)
+    _mount_offline_docs(app, title)
+    _document_problems(app)
+    return app
+
+
+def _mount_offline_docs(app: FastAPI, title: str) -> None:
+    """API docs served from the package's own files: government intranets have no CDN."""
+    app.mount("/docs/static", StaticFiles(directory=DOCS_STATIC), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{title} — API",
+            swagger_js_url="/docs/static/swagger-ui-bundle.js",
+            swagger_css_url="/docs/static/swagger-ui.css",
+            swagger_favicon_url="/docs/static/favicon.png",
+        )
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Add the problem+json schema that the error responses refer to."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+            tags=app.openapi_tags,
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.setdefault(
+            "ProblemBody",
+            ProblemBody.model_json_schema(ref_template="#/components/schemas/{model}"),
+        )
+        for name, sub in (
+            ProblemBody.model_json_schema(ref_template="#/components/schemas/{model}")
+            .get("$defs", {})
+            .items()
+        ):
+            components.setdefault(name, sub)
+        components["ProblemBody"].pop("$defs", None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

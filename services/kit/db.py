@@ -1,0 +1,151 @@
+"""Database access: one async engine per service, one session (one transaction) per request.
+
+The request's session commits when the route returns and rolls back on any error; services
+and repositories never commit themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from services.kit.settings import ServiceSettings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def async_url(url: str) -> str:
+    """Accept plain ``postgresql://`` URLs too; the services always talk asyncpg."""
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    return url
+
+
+@dataclass(frozen=True)
+class KitTables:
+    """The kit's own tables, created in each service's schema by its migrations."""
+
+    idempotency: Table
+    outbox: Table
+    audit: Table
+
+
+def make_metadata(schema: str) -> tuple[MetaData, KitTables]:
+    metadata = MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
+    idempotency = Table(
+        "idempotency_keys",
+        metadata,
+        Column("scope", String(200), primary_key=True),
+        Column("key", String(200), primary_key=True),
+        Column("request_hash", String(64), nullable=False),
+        Column("status_code", Integer),
+        Column("response", JSONB),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+    outbox = Table(
+        "outbox",
+        metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("message_id", String(64), nullable=False, unique=True),
+        Column("target", String(50), nullable=False),
+        Column("method", String(10), nullable=False, server_default="POST"),
+        Column("path", String(500), nullable=False),
+        Column("payload", JSONB, nullable=False),
+        Column("status", String(20), nullable=False, server_default="pending"),
+        Column("attempts", Integer, nullable=False, server_default="0"),
+        Column(
+            "next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()
+        ),
+        Column("last_error", Text),
+        Column("request_id", String(100)),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("delivered_at", DateTime(timezone=True)),
+        Index(
+            None,
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+    audit = Table(
+        "audit_log",
+        metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("sub", String(200)),
+        Column("role", String(20)),
+        Column("org", String(64)),
+        Column("action", String(50), nullable=False),
+        Column("entity", String(50), nullable=False),
+        Column("entity_id", String(100), nullable=False),
+        Column("request_id", String(100)),
+        Column("detail", JSONB),
+        Index(None, "entity", "entity_id"),
+    )
+    return metadata, KitTables(idempotency=idempotency, outbox=outbox, audit=audit)
+
+
+class Database:
+    """The engine and session factory of one service."""
+
+    def __init__(self, settings: ServiceSettings, *, engine: AsyncEngine | None = None) -> None:
+        self.schema = settings.schema_name
+        self.engine = engine or create_async_engine(
+            async_url(settings.database_url),
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_pre_ping=True,
+            connect_args={"server_settings": {"application_name": settings.service_name}},
+        )
+        self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
+            self.engine, expire_on_commit=False
+        )
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: commit when the route returns, roll back on any error."""
+    db: Database = request.app.state.db
+    async with db.sessionmaker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+# scope="function": the commit runs when the route returns, before the response is sent, so a
+# failed commit is reported to the caller instead of a success that was never stored.
+SessionDep = Annotated[AsyncSession, Depends(request_session, scope="function")]

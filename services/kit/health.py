@@ -1,0 +1,67 @@
+"""Liveness, readiness (database reachable, migrations at head) and Prometheus metrics."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from services.kit.db import Database
+from services.kit.migrations import VERSION_TABLE, head_revision
+from services.kit.problems import ServiceUnavailable
+
+router = APIRouter(tags=["health"])
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready"]
+    migration: str
+
+
+@router.get("/healthz", summary="Alive", operation_id="healthz")
+async def healthz() -> Health:
+    return Health(status="ok")
+
+
+@router.get(
+    "/readyz",
+    summary="Ready: database reachable and migrations current",
+    operation_id="readyz",
+    responses={503: {"description": "Not ready"}},
+)
+async def readyz(request: Request) -> Readiness:
+    db: Database = request.app.state.db
+    service: str = request.app.state.settings.service_name
+    expected = head_revision(service)
+    try:
+        async with db.engine.connect() as conn:
+            current = (
+                await conn.execute(
+                    # The schema name comes from the service's own code, never from a request.
+                    text(f'SELECT version_num FROM "{db.schema}".{VERSION_TABLE}')  # noqa: S608
+                )
+            ).scalar_one_or_none()
+    except Exception:
+        raise ServiceUnavailable("the database is not reachable or not migrated") from None
+    if current != expected:
+        raise ServiceUnavailable(f"migrations are not current (at {current}, head {expected})")
+    return Readiness(status="ready", migration=str(current))
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    operation_id="metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}}},
+)
+async def metrics(request: Request) -> Response:
+    registry = request.app.state.metrics.registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,172 @@
+"""The base of every client one service uses to call another.
+
+Timeouts, retries on connection errors and 503, the service's own token, the request id
+passed on, and problem+json answers turned into typed exceptions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel
+
+from services.kit.context import current_request_id
+
+M = TypeVar("M", bound=BaseModel)
+
+RETRY_STATUSES = {502, 503, 504}
+
+
+class ServiceError(Exception):
+    """Another service answered with an error (or did not answer)."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        errors: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(f"{status} {code}: {detail}")
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.errors = errors or []
+
+    @property
+    def retryable(self) -> bool:
+        return self.status in RETRY_STATUSES or self.status in {0, 408, 429}
+
+
+class ServiceNotFound(ServiceError):
+    pass
+
+
+class ServiceConflict(ServiceError):
+    pass
+
+
+class ServiceRejected(ServiceError):
+    """4xx other than 404/409: the request itself is wrong; a retry will not help."""
+
+
+class ServiceUnreachable(ServiceError):
+    pass
+
+
+def error_from_response(response: httpx.Response) -> ServiceError:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    code = str(body.get("code", "error"))
+    detail = str(body.get("detail", response.reason_phrase))
+    errors = body.get("errors") if isinstance(body.get("errors"), list) else None
+    status = response.status_code
+    cls: type[ServiceError]
+    if status == 404:
+        cls = ServiceNotFound
+    elif status == 409:
+        cls = ServiceConflict
+    elif 400 <= status < 500:
+        cls = ServiceRejected
+    else:
+        cls = ServiceUnreachable
+    return cls(status, code, detail, errors)
+
+
+class ServiceClient:
+    """HTTP calls to one other service."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | Callable[[], str] | None = None,
+        *,
+        timeout: float = 5.0,
+        retries: int = 3,
+        backoff: float = 0.2,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._token = token
+        self.retries = retries
+        self.backoff = backoff
+        self._client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            timeout=httpx.Timeout(timeout),
+            transport=transport,
+            headers={"Accept": "application/json"},
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def _headers(self, extra: Mapping[str, str] | None) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        token = self._token() if callable(self._token) else self._token
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        request_id = current_request_id()
+        if request_id:
+            headers["X-Request-ID"] = request_id
+        headers.update(extra or {})
+        return headers
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> httpx.Response:
+        """Send, retrying connection failures and 502/503/504; raise ServiceError on errors.
+
+        Only idempotent requests (reads, or writes with an idempotency key) are retried.
+        """
+        extra = dict(headers or {})
+        if idempotency_key:
+            extra["Idempotency-Key"] = idempotency_key
+        safe_to_retry = method.upper() in {"GET", "HEAD", "PUT", "DELETE"} or bool(idempotency_key)
+        attempts = self.retries + 1 if safe_to_retry else 1
+        last: ServiceError | None = None
+        for attempt in range(attempts):
+            if attempt:
+                await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
+            try:
+                response = await self._client.request(
+                    method, path, json=json, params=params, headers=self._headers(extra)
+                )
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
+                last = ServiceUnreachable(0, "unreachable", f"{type(exc).__name__}")
+                continue
+            except httpx.TimeoutException:
+                last = ServiceUnreachable(0, "timeout", "the service did not answer in time")
+                continue
+            if response.status_code in RETRY_STATUSES:
+                last = error_from_response(response)
+                continue
+            if response.status_code >= 400:
+                raise error_from_response(response)
+            return response
+        assert last is not None
+        raise last
+
+    async def get_model(
+        self, path: str, model: type[M], params: Mapping[str, Any] | None = None
+    ) -> M:
+        response = await self.request("GET", path, params=params)
+        return model.model_validate_json(response.content)
+
+    async def post_model(
+        self, path: str, body: Any, model: type[M], *, idempotency_key: str | None = None
+    ) -> M:
+        response = await self.request("POST", path, json=body, idempotency_key=idempotency_key)
+        return model.model_validate_json(response.content)

@@ -1,0 +1,193 @@
+"""Request ids, structured logs, metrics, body-size limits and the last-resort 500.
+
+One pure ASGI middleware does all of it, so that every response, a crash's 500 included,
+carries ``X-Request-ID`` and is counted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.kit.context import request_id_var
+from services.kit.problems import PayloadTooLarge, internal_error_body, problem_response
+
+log = logging.getLogger("forerunner.access")
+REQUEST_ID_HEADER = "x-request-id"
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,100}$")
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        request_id = request_id_var.get()
+        if request_id:
+            entry["request_id"] = request_id
+        for key in ("service", "method", "path", "status", "duration_ms"):
+            value = record.__dict__.get(key)
+            if value is not None:
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if json_logs:
+        handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+class Metrics:
+    """Prometheus metrics of one app (its own registry, so several apps can share a process)."""
+
+    def __init__(self, service: str) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "http_requests_total",
+            "HTTP requests by route and status",
+            ["service", "method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+            ["service", "method", "route"],
+            registry=self.registry,
+        )
+        self.service = service
+
+
+def _route_template(app: ASGIApp, scope: Scope) -> str:
+    """The route's path template, so metrics don't explode per id."""
+    router = getattr(app, "router", None)
+    for route in getattr(router, "routes", []):
+        match, _ = route.matches(scope)
+        if match == Match.FULL:
+            return str(getattr(route, "path", scope.get("path", "")))
+    return "unmatched"
+
+
+class RequestContextMiddleware:
+    """Request id in and out, access log, metrics, body limit, and a problem+json 500."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        service: str,
+        metrics: Metrics,
+        max_body_bytes: int,
+        body_limit_overrides: dict[str, int] | None = None,
+        router_app: ASGIApp | None = None,
+    ) -> None:
+        self.app = app
+        self.service = service
+        self.metrics = metrics
+        self.max_body_bytes = max_body_bytes
+        self.overrides = body_limit_overrides or {}
+        self.router_app = router_app
+
+    def _limit_for(self, path: str) -> int:
+        for prefix, limit in self.overrides.items():
+            if path.startswith(prefix):
+                return limit
+        return self.max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        incoming = headers.get(REQUEST_ID_HEADER, "")
+        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status_holder = {"status": 500, "started": False}
+        limit = self._limit_for(scope.get("path", ""))
+
+        too_large = {"flag": False, "replaced": False}
+        limit_problem = PayloadTooLarge(f"the body may be at most {limit} bytes")
+
+        async def send_wrapper(message: Message) -> None:
+            if too_large["flag"]:
+                # The app saw a cut-off body; whatever it answers, the caller gets a 413.
+                if not too_large["replaced"]:
+                    too_large["replaced"] = True
+                    await limit_problem.response()(scope, receive, send_wrapper_raw)
+                return
+            await send_wrapper_raw(message)
+
+        async def send_wrapper_raw(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                status_holder["started"] = True
+                raw = list(message.get("headers", []))
+                raw.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": raw}
+            await send(message)
+
+        received = 0
+
+        async def receive_wrapper() -> Message:
+            nonlocal received
+            if too_large["flag"]:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    too_large["flag"] = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        try:
+            declared = headers.get("content-length")
+            if declared is not None and declared.isdigit() and int(declared) > limit:
+                await limit_problem.response()(scope, receive, send_wrapper_raw)
+            else:
+                await self.app(scope, receive_wrapper, send_wrapper)
+        except Exception:
+            if too_large["flag"]:
+                if not too_large["replaced"]:
+                    await limit_problem.response()(scope, receive, send_wrapper_raw)
+            else:
+                log.exception("unhandled error", extra={"service": self.service})
+                if not status_holder["started"]:
+                    await problem_response(internal_error_body())(scope, receive, send_wrapper_raw)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = _route_template(self.router_app or self.app, scope)
+            method = scope.get("method", "")
+            status = str(status_holder["status"])
+            self.metrics.requests.labels(self.service, method, route, status).inc()
+            self.metrics.latency.labels(self.service, method, route).observe(elapsed)
+            log.info(
+                "request",
+                extra={
+                    "service": self.service,
+                    "method": method,
+                    "path": scope.get("path"),
+                    "status": status_holder["status"],
+                    "duration_ms": round(elapsed * 1000, 2),
+                },
+            )
+            request_id_var.reset(token)

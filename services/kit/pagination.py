@@ -1,0 +1,98 @@
+"""Keyset pagination: ``limit`` (default 20, max 200) and an opaque ``cursor``."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Annotated, Any, Generic, TypeVar
+from uuid import UUID
+
+from fastapi import Query
+from pydantic import BaseModel
+from sqlalchemy import ColumnElement, Select, tuple_
+
+from services.kit.problems import ValidationFailed
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 200
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+LimitQuery = Annotated[
+    int, Query(ge=1, le=MAX_LIMIT, description="Page size (default 20, at most 200)")
+]
+CursorQuery = Annotated[
+    str | None, Query(max_length=500, description="Opaque cursor from the previous page")
+]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return {"t": value.isoformat(), "k": "dt" if isinstance(value, datetime) else "d"}
+    if isinstance(value, UUID):
+        return {"t": str(value), "k": "u"}
+    return value
+
+
+def _restore(value: Any) -> Any:
+    if isinstance(value, dict):
+        kind, text = value.get("k"), value.get("t")
+        if not isinstance(text, str):
+            raise ValueError("bad cursor value")
+        if kind == "dt":
+            return datetime.fromisoformat(text)
+        if kind == "d":
+            return date.fromisoformat(text)
+        if kind == "u":
+            return UUID(text)
+        raise ValueError("bad cursor value")
+    return value
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    raw = json.dumps([_plain(v) for v in values], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, width: int) -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(values, list) or len(values) != width:
+            raise ValueError("wrong width")
+        return [_restore(v) for v in values]
+    except (ValueError, TypeError):
+        raise ValidationFailed.for_field("cursor", "not a cursor this list gave out") from None
+
+
+def keyset(
+    stmt: Select[Any],
+    keys: Sequence[ColumnElement[Any]],
+    cursor: str | None,
+    limit: int,
+    *,
+    descending: bool = False,
+) -> Select[Any]:
+    """Order by ``keys`` (unique together), start after the cursor, fetch one extra row."""
+    if cursor:
+        after = decode_cursor(cursor, len(keys))
+        row = tuple_(*keys)
+        stmt = stmt.where(row < tuple_(*after) if descending else row > tuple_(*after))
+    order = [k.desc() for k in keys] if descending else list(keys)
+    return stmt.order_by(*order).limit(limit + 1)
+
+
+def next_cursor(rows: Sequence[Any], limit: int, key_of: Any) -> tuple[list[Any], str | None]:
+    """Trim the extra row; the cursor is the last returned row's key, or None at the end."""
+    items = list(rows[:limit])
+    if len(rows) > limit and items:
+        return items, encode_cursor(key_of(items[-1]))
+    return items, None

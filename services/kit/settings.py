@@ -1,0 +1,96 @@
+"""Settings shared by the three services.
+
+Each service reads its own prefix first (``REGISTRY_``, ``RANKING_``, ``OVERSIGHT_``) and falls
+back to the platform-wide ``FORERUNNER_`` prefix, so one signing key or database URL can serve
+all three while any service may still override it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import ClassVar, Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+# Used only outside production; production refuses to start with it (see _refuse_weak_secrets).
+DEV_JWT_SECRET = "dev-only-insecure-secret-do-not-use-in-production"  # noqa: S105
+SHARED_PREFIX = "FORERUNNER_"
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service has. Subclasses set ``service_name`` and the env prefix."""
+
+    service_name: ClassVar[str] = "service"
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+
+    environment: Environment = Environment.development
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_max_overflow: int = Field(default=10, ge=0, le=200)
+
+    jwt_algorithm: str = Field(default="HS256", pattern="^(HS256|RS256)$")
+    jwt_secret: SecretStr | None = SecretStr(DEV_JWT_SECRET)
+    jwt_public_key: str | None = None
+    jwt_issuer: str = "forerunner"
+    jwt_audience: str = "forerunner"
+    # Bearer token this service presents to the others; minted from jwt_secret when unset.
+    service_token: SecretStr | None = None
+
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    outbox_relay_enabled: bool = True
+    outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    http_timeout_seconds: float = Field(default=5.0, gt=0)
+
+    # JSON file a regulator maintains for years the calendar package does not cover yet:
+    # {"2027": {"holidays": ["2027-01-01", ...], "workdays": ["2027-02-06", ...]}}
+    workday_calendar_file: Path | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        shared = EnvSettingsSource(settings_cls, env_prefix=SHARED_PREFIX, case_sensitive=False)
+        return (init_settings, env_settings, shared, dotenv_settings, file_secret_settings)
+
+    @property
+    def schema_name(self) -> str:
+        return self.service_name
+
+    @model_validator(mode="after")
+    def _refuse_weak_secrets(self) -> Self:
+        if self.environment is not Environment.production:
+            return self
+        if self.jwt_algorithm == "HS256":
+            secret = self.jwt_secret.get_secret_value() if self.jwt_secret else ""
+            if not secret or secret == DEV_JWT_SECRET or len(secret) < 32:
+                raise ValueError(
+                    "production needs a JWT secret of at least 32 characters "
+                    "(set FORERUNNER_JWT_SECRET); the development default is refused"
+                )
+        else:
+            if not self.jwt_public_key:
+                raise ValueError("production with RS256 needs FORERUNNER_JWT_PUBLIC_KEY")
+            if self.service_token is None:
+                raise ValueError("production with RS256 needs a service token to call others")
+        return self

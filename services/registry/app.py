@@ -1,0 +1,25 @@
+"""The disclosure registry (企业标准自我声明公开): enterprises, standards, search, sync."""
+
+from fastapi import FastAPI
+
+from services.kit.app import build_app
+from services.registry.models import kit_tables
+from services.registry.settings import RegistrySettings
+
+VERSION = "0.1.0"
+
+
+def create_app(settings: RegistrySettings | None = None) -> FastAPI:
+    settings = settings or RegistrySettings()
+    return build_app(
+        settings,
+        title="Forerunner registry 企业标准自我声明公开",
+        description=(
+            "Enterprises, their self-declared standards (自我声明公开的标准) with immutable "
+            "versions, the category catalogue, public search, bulk sync from the national "
+            "platform, the change feed and bulk export."
+        ),
+        version=VERSION,
+        routers=[],
+        tables=kit_tables,
+    )
