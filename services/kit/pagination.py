@@ -12,10 +12,12 @@ from uuid import UUID
 from fastapi import Query
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, tuple_
+from sqlalchemy.orm import QueryableAttribute
 
 from services.kit.problems import ValidationFailed
 
 T = TypeVar("T")
+S = TypeVar("S", bound=Select[Any])
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 200
@@ -74,13 +76,13 @@ def decode_cursor(cursor: str, width: int) -> list[Any]:
 
 
 def keyset(
-    stmt: Select[Any],
-    keys: Sequence[ColumnElement[Any]],
+    stmt: S,
+    keys: Sequence[ColumnElement[Any] | QueryableAttribute[Any]],
     cursor: str | None,
     limit: int,
     *,
     descending: bool = False,
-) -> Select[Any]:
+) -> S:
     """Order by ``keys`` (unique together), start after the cursor, fetch one extra row."""
     if cursor:
         after = decode_cursor(cursor, len(keys))

@@ -3,8 +3,12 @@
 from fastapi import FastAPI
 
 from services.kit.app import build_app
+from services.registry.categories.router import router as categories
+from services.registry.changes.router import router as changes
+from services.registry.enterprises.router import router as enterprises
 from services.registry.models import kit_tables
 from services.registry.settings import RegistrySettings
+from services.registry.standards.router import router as standards
 
 VERSION = "0.1.0"
 
@@ -20,6 +24,6 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
             "platform, the change feed and bulk export."
         ),
         version=VERSION,
-        routers=[],
+        routers=[enterprises, standards, categories, changes],
         tables=kit_tables,
     )

@@ -31,7 +31,9 @@ __all__ = [
     "query_variants",
     "region_consistent",
     "region_relation",
+    "search_fragment",
     "search_grams",
+    "search_text",
     "standard_no_key",
     "standard_no_search_texts",
     "standard_type",
@@ -421,6 +423,16 @@ def standard_type(normalised: str) -> StandardType:
 
 def _search_text(text: str) -> str:
     return _WHITESPACE.sub(" ", _nfkc(text).lower()).strip()
+
+
+def search_text(*texts: str) -> str:
+    """The normalised text a gram match is re-checked against (substring match)."""
+    return "\n".join(t for t in (_search_text(raw) for raw in texts) if t)
+
+
+def search_fragment(q: str) -> str:
+    """A query variant in the same normal form as :func:`search_text`."""
+    return _search_text(q)
 
 
 def search_grams(*texts: str) -> list[str]:

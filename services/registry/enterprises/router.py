@@ -1,0 +1,97 @@
+"""/v1/enterprises — 企业."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, Query, Response, status
+from fastapi.responses import JSONResponse
+
+from services.kit.auth import CurrentPrincipal, OptionalPrincipal
+from services.kit.db import SessionDep
+from services.kit.idempotency import IdempotencyDep
+from services.kit.pagination import CursorQuery, LimitQuery, Page, next_cursor
+from services.kit.problems import PROBLEM_RESPONSES, NotFound
+from services.registry.common import can_see_private, etag
+from services.registry.enterprises import service
+from services.registry.enterprises.schemas import (
+    EnterpriseCreate,
+    EnterpriseFull,
+    EnterprisePatch,
+    EnterprisePublic,
+)
+from services.registry.models import kit_tables
+
+router = APIRouter(prefix="/v1/enterprises", tags=["enterprises"], responses=PROBLEM_RESPONSES)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Register an enterprise (企业登记)",
+    response_model=EnterpriseFull,
+)
+async def create_enterprise(
+    body: EnterpriseCreate,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    idem: IdempotencyDep,
+    response: Response,
+) -> EnterpriseFull | JSONResponse:
+    replay = await idem.replay_or_reserve(session, kit_tables)
+    if replay is not None:
+        return replay
+    enterprise = await service.create(session, principal, body)
+    out = service.full_view(enterprise)
+    await idem.store(session, kit_tables, 201, out.model_dump(mode="json"))
+    response.headers["ETag"] = etag(enterprise.row_version)
+    return out
+
+
+@router.get("", summary="List enterprises", response_model=Page[EnterprisePublic])
+async def list_enterprises(
+    session: SessionDep,
+    region: Annotated[str | None, Query(pattern=r"^\d{2,6}$", description="prefix")] = None,
+    verification: Literal["unverified", "verified"] | None = None,
+    limit: LimitQuery = 20,
+    cursor: CursorQuery = None,
+) -> Page[EnterprisePublic]:
+    rows = await service.list_public(
+        session, region=region, verification=verification, cursor=cursor, limit=limit
+    )
+    items, nxt = next_cursor(rows, limit, lambda e: [e.uscc])
+    return Page(items=[service.public_view(e) for e in items], next_cursor=nxt)
+
+
+@router.get(
+    "/{uscc}",
+    summary="One enterprise (contact details only for itself and regulators)",
+    response_model=EnterpriseFull | EnterprisePublic,
+)
+async def get_enterprise(
+    uscc: str, session: SessionDep, principal: OptionalPrincipal, response: Response
+) -> EnterpriseFull | EnterprisePublic:
+    enterprise = await service.get(session, uscc)
+    private = can_see_private(principal, enterprise.uscc)
+    if enterprise.blocked and not private:
+        raise NotFound(f"no enterprise {uscc}")
+    response.headers["ETag"] = etag(enterprise.row_version)
+    return service.full_view(enterprise) if private else service.public_view(enterprise)
+
+
+@router.patch(
+    "/{uscc}",
+    summary="Change an enterprise (If-Match required); regulators verify and block",
+    response_model=EnterpriseFull,
+)
+async def patch_enterprise(
+    uscc: str,
+    body: EnterprisePatch,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    response: Response,
+    if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+) -> EnterpriseFull:
+    enterprise = await service.patch(session, principal, uscc, body, if_match)
+    response.headers["ETag"] = etag(enterprise.row_version)
+    return service.full_view(enterprise)

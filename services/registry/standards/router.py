@@ -1,0 +1,197 @@
+"""/v1/standards — 自我声明公开的标准: declare, version, withdraw, search, history."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
+from fastapi.responses import JSONResponse
+
+from services.kit.auth import CurrentPrincipal, OptionalPrincipal
+from services.kit.db import SessionDep
+from services.kit.idempotency import IdempotencyDep
+from services.kit.pagination import CursorQuery, LimitQuery, Page, next_cursor
+from services.kit.problems import PROBLEM_RESPONSES, ValidationFailed
+from services.registry.common import etag
+from services.registry.models import kit_tables
+from services.registry.standards import service
+from services.registry.standards.schemas import (
+    StandardContent,
+    StandardCreate,
+    StandardOut,
+    StandardSummary,
+    VersionCreate,
+    VersionOut,
+    VersionSummary,
+    Withdrawal,
+)
+
+router = APIRouter(prefix="/v1/standards", tags=["standards"], responses=PROBLEM_RESPONSES)
+IfMatch = Annotated[str | None, Header(alias="If-Match", description="ETag of the standard")]
+
+
+class SearchParams:
+    """Search filters, shared by the list and the export."""
+
+    def __init__(
+        self,
+        q: Annotated[
+            str | None,
+            Query(
+                max_length=100,
+                description="Chinese substring of the standard, product or enterprise name, "
+                "or a standard number in any spelling",
+            ),
+        ] = None,
+        category: Annotated[str | None, Query(max_length=64)] = None,
+        region: Annotated[
+            str | None, Query(pattern=r"^\d{2,6}$", description="division code prefix: 12, 1201")
+        ] = None,
+        status: Literal["current", "abolished", "superseded"] | None = None,
+        uscc: Annotated[str | None, Query(max_length=18)] = None,
+        published_from: date | None = None,
+        published_to: date | None = None,
+    ) -> None:
+        if published_from and published_to and published_to < published_from:
+            raise ValidationFailed.for_field("published_to", "before published_from")
+        self.filters = service.SearchFilters(
+            q=q,
+            category=category,
+            region=region,
+            status=status,
+            uscc=uscc,
+            published_from=published_from,
+            published_to=published_to,
+        )
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Declare a standard (自我声明公开)",
+    response_model=StandardOut,
+)
+async def create_standard(
+    body: StandardCreate,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    idem: IdempotencyDep,
+    response: Response,
+) -> StandardOut | JSONResponse:
+    replay = await idem.replay_or_reserve(session, kit_tables)
+    if replay is not None:
+        return replay
+    std = await service.create(session, principal, body)
+    _, out = await service.get_view(session, std.id, principal)
+    await idem.store(session, kit_tables, 201, out.model_dump(mode="json"))
+    response.headers["ETag"] = etag(std.row_version)
+    return out
+
+
+@router.get("", summary="Search declared standards", response_model=Page[StandardSummary])
+async def search_standards(
+    session: SessionDep,
+    principal: OptionalPrincipal,
+    params: Annotated[SearchParams, Depends()],
+    limit: LimitQuery = 20,
+    cursor: CursorQuery = None,
+) -> Page[StandardSummary]:
+    rows = await service.search(session, params.filters, principal, cursor, limit)
+    items, nxt = next_cursor(rows, limit, lambda s: [s.id])
+    return Page(items=[service.summary(s) for s in items], next_cursor=nxt)
+
+
+@router.get(
+    "/{standard_id}", summary="One standard, its current version", response_model=StandardOut
+)
+async def get_standard(
+    standard_id: uuid.UUID, session: SessionDep, principal: OptionalPrincipal, response: Response
+) -> StandardOut:
+    std, out = await service.get_view(session, standard_id, principal)
+    response.headers["ETag"] = etag(std.row_version)
+    return out
+
+
+@router.post(
+    "/{standard_id}/versions",
+    status_code=status.HTTP_201_CREATED,
+    summary="New version: correction (修改) or revision (修订); If-Match required",
+    response_model=StandardOut,
+)
+async def create_version(
+    standard_id: uuid.UUID,
+    body: VersionCreate,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    response: Response,
+    if_match: IfMatch = None,
+) -> StandardOut:
+    std = await service.add_version(session, principal, standard_id, body, if_match)
+    _, out = await service.get_view(session, std.id, principal)
+    response.headers["ETag"] = etag(std.row_version)
+    return out
+
+
+@router.get(
+    "/{standard_id}/versions",
+    summary="Version history (public)",
+    response_model=Page[VersionSummary],
+)
+async def list_versions(
+    standard_id: uuid.UUID,
+    session: SessionDep,
+    principal: OptionalPrincipal,
+    limit: LimitQuery = 20,
+    cursor: CursorQuery = None,
+) -> Page[VersionSummary]:
+    rows = await service.versions(session, standard_id, principal, cursor, limit)
+    items, nxt = next_cursor(rows, limit, lambda v: [v.n])
+    return Page(
+        items=[VersionSummary.model_validate(v, from_attributes=True) for v in items],
+        next_cursor=nxt,
+    )
+
+
+@router.get(
+    "/{standard_id}/versions/{n}",
+    summary="One version exactly as it was declared",
+    response_model=VersionOut,
+)
+async def get_version(
+    standard_id: uuid.UUID,
+    n: Annotated[int, Path(ge=1)],
+    session: SessionDep,
+    principal: OptionalPrincipal,
+) -> VersionOut:
+    v = await service.version(session, standard_id, n, principal)
+    return VersionOut(
+        standard_id=v.standard_id,
+        n=v.n,
+        kind=v.kind,
+        content=StandardContent.model_validate(v.content),
+        content_hash=v.content_hash,
+        note=v.note,
+        author_role=v.author_role,
+        created_at=v.created_at,
+    )
+
+
+@router.post(
+    "/{standard_id}/withdrawal",
+    summary="Withdraw (废止) with a reason; the record stays; If-Match required",
+    response_model=StandardOut,
+)
+async def withdraw_standard(
+    standard_id: uuid.UUID,
+    body: Withdrawal,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    response: Response,
+    if_match: IfMatch = None,
+) -> StandardOut:
+    std = await service.withdraw(session, principal, standard_id, body.reason, if_match)
+    _, out = await service.get_view(session, std.id, principal)
+    response.headers["ETag"] = etag(std.row_version)
+    return out
