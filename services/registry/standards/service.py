@@ -35,7 +35,6 @@ from services.registry.standards.schemas import (
     VersionCreate,
 )
 
-
 S = TypeVar("S", bound=Select[Any])
 
 
