@@ -39,6 +39,8 @@ from services.kit.settings import DEV_JWT_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("registry", "ranking", "oversight")
+# Data the migrations load (the catalogue) and their bookkeeping: never emptied.
+REFERENCE_TABLES = ("alembic_version", "categories", "category_indicators")
 _embedded: Any = None
 
 
@@ -150,15 +152,15 @@ async def session(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterat
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def committed(engine: AsyncEngine) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """Real commits (for races and concurrency); every service table is emptied afterwards."""
+    """Real commits (for races and concurrency); the service tables are emptied afterwards."""
     yield async_sessionmaker(engine, expire_on_commit=False)
     async with engine.begin() as conn:
         rows = await conn.execute(
             text(
                 "SELECT schemaname, tablename FROM pg_tables "
-                "WHERE schemaname = ANY(:schemas) AND tablename <> 'alembic_version'"
+                "WHERE schemaname = ANY(:schemas) AND NOT tablename = ANY(:keep)"
             ),
-            {"schemas": list(SERVICES)},
+            {"schemas": list(SERVICES), "keep": list(REFERENCE_TABLES)},
         )
         names = [f'"{s}"."{t}"' for s, t in rows]
         if names:

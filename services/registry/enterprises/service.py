@@ -30,8 +30,8 @@ def validated_uscc(raw: str, exception: str | None, principal: Principal | None)
     try:
         return rules.validate_uscc(raw)
     except rules.RuleError as err:
-        if exception and principal is not None and principal.role is Role.regulator:
-            value = raw.strip().upper()
+        value = raw.strip().upper()
+        if exception and principal and principal.role is Role.regulator and len(value) == 18:
             try:
                 # Well-formed but for the check character: that is what an exception is for.
                 rules.validate_uscc(value[:17] + stdnum_uscc.calc_check_digit(value[:17]))
