@@ -32,7 +32,7 @@ test: $(VENV)/.installed ## Run the whole test suite on real PostgreSQL
 check: $(VENV)/.installed ## Format check, lint, types
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy services scripts bench
+	$(VENV)/bin/mypy services scripts bench deploy
 
 .PHONY: fmt
 fmt: $(VENV)/.installed ## Format and fix what ruff can
