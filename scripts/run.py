@@ -18,7 +18,12 @@ from types import FrameType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICES = {"registry": 8001, "ranking": 8002, "oversight": 8003}
+DEFAULT_PORTS = {"registry": 8001, "ranking": 8002, "oversight": 8003}
+
+
+def ports() -> dict[str, int]:
+    """Ports from ``REGISTRY_PORT`` etc., else 8001/8002/8003."""
+    return {s: int(os.environ.get(f"{s.upper()}_PORT", p)) for s, p in DEFAULT_PORTS.items()}
 
 
 def _wait_ready(port: int, deadline: float) -> bool:
@@ -43,6 +48,7 @@ def main() -> int:
 
         print("no DATABASE_URL: starting the embedded PostgreSQL in .data/pg ...", flush=True)
         embedded, url = emb.start(ROOT / ".data" / "pg")
+    services = ports()
     children: list[subprocess.Popen[bytes]] = []
     stopping = False
 
@@ -70,10 +76,12 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        for service in SERVICES:
+        for service in services:
             upgrade(service, url)
         env = {**os.environ, "FORERUNNER_DATABASE_URL": url}
-        for service, port in SERVICES.items():
+        for service, port in services.items():
+            env[f"FORERUNNER_{service.upper()}_URL"] = f"http://127.0.0.1:{port}"
+        for service, port in services.items():
             children.append(
                 subprocess.Popen(  # noqa: S603
                     [
@@ -93,8 +101,8 @@ def main() -> int:
                 )
             )
         deadline = time.monotonic() + 60
-        ready = {s: _wait_ready(p, deadline) for s, p in SERVICES.items()}
-        for service, port in SERVICES.items():
+        ready = {s: _wait_ready(p, deadline) for s, p in services.items()}
+        for service, port in services.items():
             state = "ready" if ready[service] else "NOT READY"
             print(f"  {service:<10} http://127.0.0.1:{port}  (docs: /docs)  {state}", flush=True)
         print(
