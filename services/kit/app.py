@@ -17,7 +17,7 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 from services.kit import health
-from services.kit.auth import TokenVerifier, service_token
+from services.kit.auth import ServiceTokenProvider, TokenVerifier
 from services.kit.db import Database, KitTables
 from services.kit.http import ServiceClient
 from services.kit.observability import Metrics, RequestContextMiddleware, configure_logging
@@ -46,6 +46,7 @@ def build_app(
     peers: Mapping[str, str] | None = None,
     body_limit_overrides: dict[str, int] | None = None,
     on_startup: Callable[[FastAPI], Any] | None = None,
+    integrity_codes: Mapping[str, str] | None = None,
 ) -> FastAPI:
     """A service app with the kit mounted.
 
@@ -90,16 +91,17 @@ def build_app(
     app.state.metrics = Metrics(settings.service_name)
     app.state.tables = tables
     app.state.calendar = WorkdayCalendar.from_file(settings.workday_calendar_file)
+    tokens = ServiceTokenProvider(settings) if peers else None
     app.state.clients = {
         name: ServiceClient(
             url,
-            token=service_token(settings),
+            token=tokens,
             timeout=settings.http_timeout_seconds,
         )
         for name, url in (peers or {}).items()
     }
 
-    install_problem_handlers(app)
+    install_problem_handlers(app, integrity_codes)
     app.add_middleware(
         RequestContextMiddleware,
         service=settings.service_name,

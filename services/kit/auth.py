@@ -98,8 +98,9 @@ def mint_token(
     audience: str = "forerunner",
     ttl_seconds: int = 3600,
     algorithm: str = "HS256",
+    now: int | None = None,
 ) -> str:
-    now = int(time.time())
+    now = int(time.time()) if now is None else now
     claims: dict[str, Any] = {
         "sub": sub,
         "role": str(Role(role)),
@@ -114,20 +115,49 @@ def mint_token(
     return jwt.encode(claims, secret_or_private_key, algorithm=algorithm)
 
 
-def service_token(settings: ServiceSettings) -> str:
-    """The token this service presents to the others."""
-    if settings.service_token is not None:
-        return settings.service_token.get_secret_value()
-    if settings.jwt_algorithm != "HS256" or settings.jwt_secret is None:
-        raise ValueError("set service_token: this service cannot mint one with its key")
-    return mint_token(
-        settings.jwt_secret.get_secret_value(),
-        role=Role.service,
-        sub=f"service:{settings.service_name}",
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-        ttl_seconds=30 * 24 * 3600,
-    )
+class ServiceTokenProvider:
+    """The token this service presents to the others: the configured one, or one minted
+    from the HS256 secret and minted again before it expires (a long-running replica must not
+    start failing its calls when a token it took at start-up runs out)."""
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        ttl_seconds: int = 3600,
+        renew_before_seconds: int = 300,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._fixed = settings.service_token.get_secret_value() if settings.service_token else None
+        if self._fixed is None and (
+            settings.jwt_algorithm != "HS256" or settings.jwt_secret is None
+        ):
+            raise ValueError("set service_token: this service cannot mint one with its key")
+        self._settings = settings
+        self._ttl = ttl_seconds
+        self._renew_before = renew_before_seconds
+        self._clock = clock
+        self._token = ""
+        self._expires = 0.0
+
+    def __call__(self) -> str:
+        if self._fixed is not None:
+            return self._fixed
+        now = self._clock()
+        if now >= self._expires - self._renew_before:
+            s = self._settings
+            assert s.jwt_secret is not None
+            self._token = mint_token(
+                s.jwt_secret.get_secret_value(),
+                role=Role.service,
+                sub=f"service:{s.service_name}",
+                issuer=s.jwt_issuer,
+                audience=s.jwt_audience,
+                ttl_seconds=self._ttl,
+                now=int(now),
+            )
+            self._expires = now + self._ttl
+        return self._token
 
 
 _bearer = HTTPBearer(auto_error=False, description="JWT issued by the platform")

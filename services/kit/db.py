@@ -124,7 +124,16 @@ class Database:
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
             pool_pre_ping=True,
-            connect_args={"server_settings": {"application_name": settings.service_name}},
+            # Statement parameters carry personal data (contact details): keep them out of logs.
+            hide_parameters=True,
+            connect_args={
+                "server_settings": {
+                    "application_name": settings.service_name,
+                    # asyncpg prepares every statement; a generic plan ignores how common a
+                    # search gram is, so plan each execution for its own values.
+                    "plan_cache_mode": "force_custom_plan",
+                }
+            },
         )
         self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False

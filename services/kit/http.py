@@ -38,7 +38,8 @@ class ServiceError(Exception):
 
     @property
     def retryable(self) -> bool:
-        return self.status in RETRY_STATUSES or self.status in {0, 408, 429}
+        # 401: an expired or rotated service token is an operator's fix, not a lost message.
+        return self.status in RETRY_STATUSES or self.status in {0, 401, 408, 429}
 
 
 class ServiceNotFound(ServiceError):
@@ -144,11 +145,12 @@ class ServiceClient:
                 response = await self._client.request(
                     method, path, json=json, params=params, headers=self._headers(extra)
                 )
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
-                last = ServiceUnreachable(0, "unreachable", f"{type(exc).__name__}")
-                continue
             except httpx.TimeoutException:
                 last = ServiceUnreachable(0, "timeout", "the service did not answer in time")
+                continue
+            except httpx.TransportError as exc:
+                # Refused, reset, broken protocol: the request may not have arrived.
+                last = ServiceUnreachable(0, "unreachable", type(exc).__name__)
                 continue
             if response.status_code in RETRY_STATUSES:
                 last = error_from_response(response)

@@ -1,9 +1,12 @@
 """The transactional outbox: decisions that must reach another service are never lost.
 
-A message is written in the same transaction as the decision. The relay delivers it over
-HTTP with the message id as idempotency key; several replicas may run the relay at once,
-since each claims its batch with ``FOR UPDATE SKIP LOCKED``. A message that cannot be
-delivered stays in the table (``failed``, with its last error) for an operator to see.
+A message is written in the same transaction as the decision. The relay claims a batch in a
+short transaction (``FOR UPDATE SKIP LOCKED``, then a lease: ``next_attempt_at`` pushed past
+the longest delivery), delivers each message over HTTP with its message id as idempotency key
+outside any transaction, and records each outcome on its own. Several replicas may run the
+relay at once: a leased message is not claimed again unless its relay died, and then the
+idempotency key makes the second delivery harmless. A message that cannot be delivered stays
+in the table (``failed``, with its last error) for an operator to see.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.kit.context import current_request_id, request_id_var
@@ -27,6 +30,7 @@ log = logging.getLogger("forerunner.outbox")
 
 MAX_BACKOFF_SECONDS = 600
 MAX_ATTEMPTS = 20
+LEASE_SECONDS = 120
 
 
 async def enqueue(
@@ -66,30 +70,47 @@ class OutboxRelay:
         clients: Mapping[str, ServiceClient],
         *,
         batch_size: int = 50,
+        lease_seconds: float = LEASE_SECONDS,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.tables = tables
         self.clients = clients
         self.batch_size = batch_size
+        self.lease_seconds = lease_seconds
+
+    async def claim(self) -> list[Any]:
+        """Lease a batch of due messages to this relay, in a transaction of its own."""
+        outbox = self.tables.outbox
+        async with self.sessionmaker() as session, session.begin():
+            due = (
+                select(outbox.c.id)
+                .where(outbox.c.status == "pending", outbox.c.next_attempt_at <= func.now())
+                .order_by(outbox.c.id)
+                .limit(self.batch_size)
+                .with_for_update(skip_locked=True)
+                .scalar_subquery()
+            )
+            rows = (
+                await session.execute(
+                    outbox.update()
+                    .where(outbox.c.id.in_(due))
+                    .values(
+                        next_attempt_at=func.now()
+                        + text(f"interval '{int(self.lease_seconds)} seconds'")
+                    )
+                    .returning(*outbox.c)
+                )
+            ).all()
+        return sorted(rows, key=lambda r: r.id)
 
     async def run_once(self) -> int:
         """Claim and deliver one batch; returns how many messages were delivered."""
         outbox = self.tables.outbox
         delivered = 0
-        async with self.sessionmaker() as session, session.begin():
-            rows = (
-                await session.execute(
-                    select(outbox)
-                    .where(outbox.c.status == "pending", outbox.c.next_attempt_at <= func.now())
-                    .order_by(outbox.c.id)
-                    .limit(self.batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            for row in rows:
-                values = await self._deliver(row)
-                if values.get("status") == "delivered":
-                    delivered += 1
+        for row in await self.claim():
+            values = await self._deliver(row)
+            delivered += values.get("status") == "delivered"
+            async with self.sessionmaker() as session, session.begin():
                 await session.execute(outbox.update().where(outbox.c.id == row.id).values(**values))
         return delivered
 
@@ -104,9 +125,14 @@ class OutboxRelay:
             await client.request(
                 row.method, row.path, json=row.payload, idempotency_key=row.message_id
             )
-        except ServiceError as exc:
-            error = f"{exc.status} {exc.code}: {exc.detail}"[:2000]
-            if exc.retryable and attempts < MAX_ATTEMPTS:
+        except Exception as exc:
+            retryable = not isinstance(exc, ServiceError) or exc.retryable
+            error = (
+                f"{exc.status} {exc.code}: {exc.detail}"
+                if isinstance(exc, ServiceError)
+                else f"{type(exc).__name__}"
+            )[:2000]
+            if retryable and attempts < MAX_ATTEMPTS:
                 log.warning("outbox delivery will be retried: %s", error)
                 return {
                     "attempts": attempts,

@@ -64,15 +64,41 @@ def encode_cursor(values: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, width: int) -> list[Any]:
+_INT64 = range(-(2**63), 2**63)
+
+
+def _of_type(value: Any, expected: type | None) -> bool:
+    if expected is None:
+        return True
+    if expected is int:
+        return type(value) is int and value in _INT64
+    if expected is str:
+        return isinstance(value, str) and "\x00" not in value and len(value) <= 500
+    return isinstance(value, expected)
+
+
+def decode_cursor(
+    cursor: str, width: int, types: Sequence[type | None] | None = None, *, field: str = "cursor"
+) -> list[Any]:
+    """The key values in a cursor; anything this API did not hand out is a 422."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
         if not isinstance(values, list) or len(values) != width:
             raise ValueError("wrong width")
-        return [_restore(v) for v in values]
+        restored = [_restore(v) for v in values]
+        if types is not None and not all(map(_of_type, restored, types)):
+            raise ValueError("wrong types")
+        return restored
     except (ValueError, TypeError):
-        raise ValidationFailed.for_field("cursor", "not a cursor this list gave out") from None
+        raise ValidationFailed.for_field(field, "not a cursor this list gave out") from None
+
+
+def _python_type(key: Any) -> type | None:
+    try:
+        return key.type.python_type  # type: ignore[no-any-return]
+    except (AttributeError, NotImplementedError):
+        return None
 
 
 def keyset(
@@ -85,7 +111,7 @@ def keyset(
 ) -> S:
     """Order by ``keys`` (unique together), start after the cursor, fetch one extra row."""
     if cursor:
-        after = decode_cursor(cursor, len(keys))
+        after = decode_cursor(cursor, len(keys), [_python_type(k) for k in keys])
         row = tuple_(*keys)
         stmt = stmt.where(row < tuple_(*after) if descending else row > tuple_(*after))
     order = [k.desc() for k in keys] if descending else list(keys)

@@ -13,6 +13,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.kit.workdays import CalendarYearMissing
+
 log = logging.getLogger("forerunner.problems")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -137,6 +139,7 @@ _HTTP_CODES: dict[int, tuple[str, str]] = {
     409: ("conflict", "Conflict"),
     412: ("precondition_failed", "Precondition failed"),
     413: ("payload_too_large", "Request body too large"),
+    428: ("precondition_required", "If-Match header required"),
     415: ("unsupported_media_type", "Unsupported media type"),
     422: ("validation_failed", "Validation failed"),
     429: ("too_many_requests", "Too many requests"),
@@ -188,8 +191,15 @@ def validation_problem(exc: RequestValidationError) -> ProblemBody:
     )
 
 
-def install_problem_handlers(app: FastAPI) -> None:
-    """Turn every error the app can raise into problem+json."""
+def install_problem_handlers(
+    app: FastAPI, integrity_codes: Mapping[str, str] | None = None
+) -> None:
+    """Turn every error the app can raise into problem+json.
+
+    ``integrity_codes`` maps a constraint name to the code a violation of it is reported with
+    (a race past the service's own check still gets the specific code, e.g. duplicate_uscc).
+    """
+    codes = dict(integrity_codes or {})
 
     async def on_problem(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, Problem)
@@ -210,18 +220,42 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_integrity(_: Request, exc: Exception) -> JSONResponse:
         # A constraint the service did not check first (usually a race): a conflict, no SQL.
-        log.warning("integrity error turned into 409", exc_info=exc)
-        return Conflict("the request conflicts with the current state of a record").response()
+        constraint = getattr(
+            getattr(getattr(exc, "orig", None), "__cause__", None), "constraint_name", None
+        )
+        log.warning("integrity error on %s turned into 409", constraint)
+        return Conflict(
+            "the request conflicts with the current state of a record",
+            code=codes.get(str(constraint), "conflict"),
+        ).response()
 
     async def on_db_error(_: Request, exc: Exception) -> JSONResponse:
-        log.error("database error", exc_info=exc)
+        sqlstate = str(getattr(getattr(exc, "orig", None), "sqlstate", "") or "")
+        if sqlstate.startswith("22"):
+            # Data exception: the input, not the database, is at fault (a NUL character,
+            # a number out of range). Not a 503: a retry would fail the same way.
+            log.info("data exception %s turned into 422", sqlstate)
+            return ValidationFailed(
+                "a value could not be stored or compared (for example a NUL character or a "
+                "number out of range)"
+            ).response()
+        log.error("database error %s: %s", sqlstate, type(exc.__cause__ or exc).__name__)
         return ServiceUnavailable("the database could not complete the request").response()
+
+    async def on_calendar(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, CalendarYearMissing)
+        log.error("working-day calendar lacks %s", exc.year)
+        return ServiceUnavailable(
+            f"the working-day calendar has no data for {exc.year} yet; a regulator must add it",
+            code="calendar_year_missing",
+        ).response()
 
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(IntegrityError, on_integrity)
     app.add_exception_handler(DBAPIError, on_db_error)
+    app.add_exception_handler(CalendarYearMissing, on_calendar)
 
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -230,5 +264,5 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemBody"}}},
     }
     for status, (_, title) in _HTTP_CODES.items()
-    if status in {400, 401, 403, 404, 409, 412, 422, 429}
+    if status in {400, 401, 403, 404, 409, 412, 413, 422, 428, 429, 503}
 }

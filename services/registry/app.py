@@ -26,4 +26,8 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         version=VERSION,
         routers=[enterprises, standards, categories, changes],
         tables=kit_tables,
+        integrity_codes={
+            "pk_enterprises": "duplicate_uscc",
+            "uq_standards_uscc_standard_no_key": "duplicate_standard_no",
+        },
     )

@@ -52,7 +52,8 @@ def check_if_match(if_match: str | None, row_version: int) -> None:
     """Updates carry the ETag they were based on; a stale one is refused with 412."""
     if if_match is None:
         raise PreconditionRequired("send If-Match with the ETag of the record you changed")
-    candidates = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
+    # Strong comparison (RFC 9110): a weak tag never matches.
+    candidates = {tag.strip() for tag in if_match.split(",")}
     if "*" not in candidates and etag(row_version) not in candidates:
         raise PreconditionFailed(
             "the record has changed since you read it; fetch it again and retry",

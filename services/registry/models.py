@@ -101,8 +101,9 @@ class Standard(Base):
     id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
     uscc: Mapped[str] = mapped_column(ForeignKey("registry.enterprises.uscc"))
     source_id: Mapped[str | None] = mapped_column(String(100), unique=True)
-    standard_no: Mapped[str] = mapped_column(String(100))
-    standard_no_key: Mapped[str] = mapped_column(String(100))
+    # Normalising may add a space or two to the (at most 100 characters) number as written.
+    standard_no: Mapped[str] = mapped_column(String(128))
+    standard_no_key: Mapped[str] = mapped_column(String(128))
     standard_type: Mapped[str] = mapped_column(String(12))
     name: Mapped[str] = mapped_column(String(300))
     category_code: Mapped[str] = mapped_column(ForeignKey("registry.categories.code"))

@@ -193,3 +193,23 @@ def test_mint_command_prints_a_verifiable_token(capsys):
     assert principal.role == Role.enterprise
     assert principal.org == "91120116MA05JXXX0X"
     assert main(["mint", "--role", "enterprise"]) == 2
+
+
+def test_service_token_is_renewed_before_it_expires():
+    from services.kit.auth import ServiceTokenProvider, TokenVerifier
+    from services.ranking.settings import RankingSettings
+
+    settings = RankingSettings()
+    now = [time.time()]
+    provider = ServiceTokenProvider(settings, ttl_seconds=600, clock=lambda: now[0])
+    first = provider()
+    assert provider() == first  # cached while fresh
+    principal = TokenVerifier(settings).verify(first)
+    assert (principal.role, principal.sub) == (Role.service, "service:ranking")
+    now[0] += 400  # inside the renewal window (300 s before expiry)
+    second = provider()
+    assert second != first
+    claims = jwt.decode(second, options={"verify_signature": False})
+    assert claims["exp"] == int(now[0]) + 600
+    fixed = ServiceTokenProvider(RankingSettings(service_token="configured-token"))
+    assert fixed() == "configured-token"

@@ -180,3 +180,45 @@ async def test_client_passes_on_the_request_id():
     finally:
         request_id_var.reset(token)
     assert seen[0].headers["x-request-id"] == "req-abc"
+
+
+async def test_a_poison_message_does_not_hold_up_the_others(committed):
+    """A connection reset on one message is retried later; the rest are delivered now."""
+    async with committed() as s, s.begin():
+        for path in ("/poison", "/ok1", "/ok2"):
+            await enqueue(s, kit_tables, target="ranking", path=path, payload={})
+    sent: list[str] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.path)
+        if request.url.path == "/poison":
+            raise httpx.ReadError("connection reset by peer")
+        return httpx.Response(200, json={})
+
+    client = ServiceClient(
+        "http://ranking", None, retries=0, transport=httpx.MockTransport(handler)
+    )
+    relay = OutboxRelay(committed, kit_tables, {"ranking": client})
+    assert await relay.run_once() == 2
+    assert await relay.run_once() == 0
+    async with committed() as s:
+        rows = {r.path: r for r in (await s.execute(select(outbox))).all()}
+    assert sent == ["/poison", "/ok1", "/ok2"]
+    assert (rows["/ok1"].status, rows["/ok2"].status) == ("delivered", "delivered")
+    assert (rows["/poison"].status, rows["/poison"].attempts) == ("pending", 1)
+    assert rows["/poison"].last_error == "0 unreachable: ReadError"
+
+
+async def test_a_leased_message_is_not_claimed_twice_until_its_relay_dies(committed):
+    async with committed() as s, s.begin():
+        await enqueue(s, kit_tables, target="ranking", path="/v1/x", payload={})
+    seen: list[httpx.Request] = []
+    clients = {"ranking": ServiceClient("http://r", None, transport=recording_transport(seen))}
+    crashed = OutboxRelay(committed, kit_tables, clients, lease_seconds=1)
+    claimed = await crashed.claim()  # ... and the relay dies before delivering
+    assert len(claimed) == 1
+    other = OutboxRelay(committed, kit_tables, clients)
+    assert await other.run_once() == 0, "the lease keeps a second relay off the message"
+    await asyncio.sleep(1.2)
+    assert await other.run_once() == 1, "after the lease the message is picked up again"
+    assert len(seen) == 1

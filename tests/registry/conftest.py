@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest_asyncio
 from stdnum.cn import uscc as stdnum_uscc
 
-from tests.conftest import auth
+from tests.conftest import auth, bind_app, client_for, service_settings
 
 _serial = itertools.count(1)
 
@@ -77,6 +78,18 @@ async def declare(client: httpx.AsyncClient, uscc: str, **over: Any) -> httpx.Re
     return await client.post(
         "/v1/standards", json=standard_body(uscc, **over), headers=auth("enterprise", uscc)
     )
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def live_client(database_url, committed) -> AsyncIterator[httpx.AsyncClient]:
+    """A registry whose requests really commit: for feeds, races and concurrency."""
+    from services.registry.app import create_app
+    from services.registry.settings import RegistrySettings
+
+    app = bind_app(create_app(service_settings(RegistrySettings, database_url)), committed)
+    async with client_for(app) as client:
+        yield client
+    await app.state.db.dispose()
 
 
 @pytest_asyncio.fixture(loop_scope="session")

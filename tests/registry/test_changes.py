@@ -5,22 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 
-import pytest_asyncio
-
-from services.registry.app import create_app
 from services.registry.changes import repository as changes
-from services.registry.settings import RegistrySettings
-from tests.conftest import auth, bind_app, client_for, service_settings
+from tests.conftest import auth
 from tests.registry.conftest import declare, make_uscc, register
 
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def live_client(database_url, committed):
-    """A registry whose requests really commit (the feed only shows finished transactions)."""
-    app = bind_app(create_app(service_settings(RegistrySettings, database_url)), committed)
-    async with client_for(app) as client:
-        yield client
-    await app.state.db.dispose()
+FEED_READER = auth("service", sub="service:ranking")
 
 
 async def read_all(client, after=None, expect=None, patience=15.0) -> tuple[list[dict], str | None]:
@@ -35,7 +24,7 @@ async def read_all(client, after=None, expect=None, patience=15.0) -> tuple[list
         params = {"limit": 7}
         if after:
             params["after"] = after
-        page = (await client.get("/v1/changes", params=params)).json()
+        page = (await client.get("/v1/changes", params=params, headers=FEED_READER)).json()
         seen += page["items"]
         after = page["next_cursor"]
         if page["items"]:
@@ -125,6 +114,23 @@ async def test_complete_and_exactly_once_under_concurrent_writers(live_client):
 
 
 async def test_bad_cursor_is_422(live_client):
-    response = await live_client.get("/v1/changes", params={"after": "nonsense"})
-    assert response.status_code == 422
-    assert response.json()["errors"][0]["field"] == "cursor"
+    from services.kit.pagination import encode_cursor
+
+    for bad in (
+        "nonsense",
+        encode_cursor([True, 1]),
+        encode_cursor([2**70, 1]),
+        encode_cursor(["a", 1]),
+    ):
+        response = await live_client.get("/v1/changes", params={"after": bad}, headers=FEED_READER)
+        assert response.status_code == 422, bad
+        assert response.json()["errors"][0]["field"] == "after"
+
+
+async def test_the_feed_is_for_services_sync_and_regulators(live_client):
+    assert (await live_client.get("/v1/changes")).status_code == 401
+    uscc = make_uscc()
+    response = await live_client.get("/v1/changes", headers=auth("enterprise", uscc))
+    assert response.status_code == 403
+    for role in ("sync", "regulator", "service"):
+        assert (await live_client.get("/v1/changes", headers=auth(role))).status_code == 200

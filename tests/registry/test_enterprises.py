@@ -232,3 +232,33 @@ async def test_blocked_enterprise_disappears_from_public_reads(registry_client):
         "/v1/standards", params={"uscc": uscc}, headers=auth("regulator")
     )
     assert [s["id"] for s in reg.json()["items"]] == [standard_id]
+
+
+async def test_a_standard_declared_during_a_block_is_hidden_too(live_client, committed):
+    """The block and the declaration serialise on the enterprise row: nothing slips out."""
+    import asyncio
+
+    from sqlalchemy import update
+
+    from services.registry.models import Standard
+
+    uscc = make_uscc()
+    await register(live_client, uscc)
+    blocking = committed()
+    await blocking.begin()
+    await blocking.execute(select(Enterprise).where(Enterprise.uscc == uscc).with_for_update())
+    await blocking.execute(
+        update(Enterprise)
+        .where(Enterprise.uscc == uscc)
+        .values(blocked=True, blocked_reason="查处")
+    )
+    await blocking.execute(update(Standard).where(Standard.uscc == uscc).values(hidden=True))
+    declaring = asyncio.create_task(declare(live_client, uscc))
+    await asyncio.sleep(0.5)
+    assert not declaring.done(), "the declaration must wait for the block to finish"
+    await blocking.commit()
+    await blocking.close()
+    response = await declaring
+    assert response.status_code == 201
+    public = await live_client.get(f"/v1/standards/{response.json()['id']}")
+    assert public.status_code == 404

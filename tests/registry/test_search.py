@@ -152,3 +152,26 @@ async def test_enterprise_rename_is_searchable(registry_client, corpus):
     assert await found(registry_client, q="厨具") == {ids["rice"], ids["pressure"]}
     # The old name now matches only through the rice cooker's brand, 津味.
     assert await found(registry_client, q="津味") == {ids["rice"]}
+
+
+async def test_text_search_pages_agree_whichever_path_serves_them(
+    registry_client, corpus, monkeypatch
+):
+    """The id-order probe and the GIN path give the same pages, in the same order."""
+    from services.registry.standards import service
+
+    async def pages(q: str) -> list[str]:
+        seen, cursor = [], None
+        while True:
+            params = {"q": q, "limit": 1, **({"cursor": cursor} if cursor else {})}
+            page = (await registry_client.get("/v1/standards", params=params)).json()
+            seen += [item["id"] for item in page["items"]]
+            if not (cursor := page["next_cursor"]):
+                return seen
+
+    expected = sorted([corpus["ids"]["rice"], corpus["ids"]["pressure"]])
+    assert await pages("锅") == expected  # probe window holds the whole corpus
+    monkeypatch.setattr(service, "PROBE_ROWS", 1)
+    assert await pages("锅") == expected  # the window is too small: the GIN path serves it
+    monkeypatch.setattr(service, "PROBE_ROWS", 0)
+    assert await pages("锅") == expected

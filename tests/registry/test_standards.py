@@ -293,3 +293,45 @@ async def test_idempotent_declaration(registry_client, enterprise, session):
     assert first.status_code == again.status_code == 201
     assert first.json()["id"] == again.json()["id"]
     assert await count(session, Standard) == 1
+
+
+async def test_input_the_database_cannot_take_is_422_not_503(registry_client, enterprise):
+    from services.kit.pagination import encode_cursor
+
+    nul = await registry_client.get("/v1/standards", params={"q": "电\x00饭"})
+    assert nul.status_code == 422
+    body = await registry_client.post(
+        "/v1/standards",
+        json=standard_body(enterprise, name="电饭锅\x00"),
+        headers=auth("enterprise", enterprise),
+    )
+    assert body.status_code == 422
+    assert "NUL" in body.json()["detail"]
+    for cursor in (encode_cursor(["abc"]), encode_cursor([1]), encode_cursor([[1]])):
+        response = await registry_client.get("/v1/standards", params={"cursor": cursor})
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == "cursor"
+    sid = (await declare(registry_client, enterprise)).json()["id"]
+    huge = await registry_client.get(f"/v1/standards/{sid}/versions/10000000000000001")
+    assert huge.status_code == 422
+
+
+async def test_weak_etags_do_not_match(registry_client, enterprise):
+    sid = (await declare(registry_client, enterprise)).json()["id"]
+    response = await registry_client.post(
+        f"/v1/standards/{sid}/withdrawal",
+        json={"reason": "停产"},
+        headers={**auth("enterprise", enterprise), "If-Match": 'W/"1"'},
+    )
+    assert response.status_code == 412
+
+
+async def test_operator_of_the_wrong_type_is_422(registry_client, enterprise):
+    body = standard_body(
+        enterprise, indicators=[{"code": "standby_power", "operator": {}, "value": 1}]
+    )
+    response = await registry_client.post(
+        "/v1/standards", json=body, headers=auth("enterprise", enterprise)
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "indicators.0.operator"

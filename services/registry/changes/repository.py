@@ -32,9 +32,13 @@ async def record(
     )
 
 
+_OPTIONAL = ("standard_id", "version", "category_code")
+
+
 async def record_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """One executemany for a mixed batch: every row gets the same keys (None where absent)."""
     if rows:
-        await session.execute(insert(Change), list(rows))
+        await session.execute(insert(Change), [{**dict.fromkeys(_OPTIONAL), **row} for row in rows])
 
 
 # Transactions below this id have all finished: their rows can no longer appear or vanish.

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
+from services.kit.auth import Principal, Role, require_roles
 from services.kit.db import SessionDep
 from services.kit.pagination import LimitQuery, decode_cursor, encode_cursor
 from services.kit.problems import PROBLEM_RESPONSES
@@ -44,14 +46,13 @@ class ChangePage(BaseModel):
 )
 async def read_changes(
     session: SessionDep,
+    _: Annotated[Principal, Depends(require_roles(Role.service, Role.sync, Role.regulator))],
     after: str | None = Query(default=None, max_length=200, description="cursor; omit to start"),
     limit: LimitQuery = 100,
 ) -> ChangePage:
     position = None
     if after:
-        txid, change_id = decode_cursor(after, 2)
-        if not isinstance(txid, int) or not isinstance(change_id, int):
-            decode_cursor("", 2)  # same problem as any other bad cursor
+        txid, change_id = decode_cursor(after, 2, (int, int), field="after")
         position = (txid, change_id)
     rows = await repository.read(session, position, limit)
     items = [

@@ -161,7 +161,7 @@ async def list_versions(
 )
 async def get_version(
     standard_id: uuid.UUID,
-    n: Annotated[int, Path(ge=1)],
+    n: Annotated[int, Path(ge=1, le=2**31 - 1)],
     session: SessionDep,
     principal: OptionalPrincipal,
 ) -> VersionOut:

@@ -57,7 +57,7 @@ class IndicatorValue(Strict):
     @model_validator(mode="before")
     @classmethod
     def _ascii_operators(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("operator") in {">=", "<="}:
+        if isinstance(data, dict) and data.get("operator") in (">=", "<="):
             data = {**data, "operator": {">=": "≥", "<=": "≤"}[data["operator"]]}
         return data
 
