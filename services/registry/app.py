@@ -6,9 +6,11 @@ from services.kit.app import build_app
 from services.registry.categories.router import router as categories
 from services.registry.changes.router import router as changes
 from services.registry.enterprises.router import router as enterprises
+from services.registry.exports.router import router as exports
 from services.registry.models import kit_tables
 from services.registry.settings import RegistrySettings
 from services.registry.standards.router import router as standards
+from services.registry.sync.router import router as sync
 
 VERSION = "0.1.0"
 
@@ -24,10 +26,12 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
             "platform, the change feed and bulk export."
         ),
         version=VERSION,
-        routers=[enterprises, standards, categories, changes],
+        routers=[enterprises, standards, categories, changes, sync, exports],
         tables=kit_tables,
         integrity_codes={
             "pk_enterprises": "duplicate_uscc",
             "uq_standards_uscc_standard_no_key": "duplicate_standard_no",
         },
+        # Bulk sync bodies are streamed and parsed in chunks; the item count is capped instead.
+        body_limit_overrides={"/v1/sync": 256 * 1024 * 1024},
     )

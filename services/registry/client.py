@@ -1,0 +1,250 @@
+"""A typed client of the registry, for the ranking and oversight services.
+
+Its models are the caller's view of the contract, kept apart from the registry's own schemas:
+they ignore fields they do not know, so the registry can add fields without breaking callers.
+
+    async with RegistryClient(settings.registry_url, service_token(settings)) as registry:
+        async for disclosure in registry.standards_by_category("HA-RICE-COOKER"):
+            ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import date, datetime
+from types import TracebackType
+from typing import Any, ClassVar, Literal, Self
+
+import httpx
+from pydantic import BaseModel, ConfigDict
+
+from services.kit.http import (
+    RETRY_STATUSES,
+    ServiceClient,
+    ServiceError,
+    ServiceUnreachable,
+    error_from_response,
+)
+
+Status = Literal["current", "abolished", "superseded"]
+
+
+class Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Requirement(Lenient):
+    value: float
+    source: str | None = None
+
+
+class Indicator(Lenient):
+    """A declared indicator: ``code`` from the category vocabulary, or a free-text ``name``."""
+
+    code: str | None = None
+    name: str | None = None
+    operator: Literal["≥", "≤", "=", "range"]
+    value: float | None = None
+    value_min: float | None = None
+    value_max: float | None = None
+    unit: str | None = None
+    test_method: str | None = None
+    requirement: Requirement | None = None
+
+
+class Product(Lenient):
+    name: str
+    generic_name: str | None = None
+    brand: str | None = None
+    barcode: str | None = None
+    specification: str | None = None
+    model: str | None = None
+
+
+class Content(Lenient):
+    """A version's declared content."""
+
+    standard_no: str
+    name: str
+    subject: Literal["product", "service"]
+    category: str
+    publication_date: date | None = None
+    implementation_date: date | None = None
+    products: list[Product] = []
+    indicators: list[Indicator] = []
+    below_recommended_statement: str | None = None
+    full_text_public: bool
+    self_commitment: bool
+
+
+class Summary(Lenient):
+    id: uuid.UUID
+    uscc: str
+    standard_no: str
+    standard_type: str
+    name: str
+    category: str
+    region: str
+    status: Status
+    publication_date: date | None = None
+    implementation_date: date | None = None
+    current_version: int
+    updated_at: datetime
+
+
+class Disclosure(Summary):
+    """A standard in bulk: its summary, enterprise name and current version's indicators."""
+
+    enterprise_name: str
+    indicators: list[Indicator] = []
+
+
+class StandardRecord(Summary):
+    """One standard with its current version's full content."""
+
+    enterprise_name: str
+    withdrawn_reason: str | None = None
+    withdrawn_at: datetime | None = None
+    created_at: datetime
+    content: Content
+
+
+class VersionRecord(Lenient):
+    """One immutable version, exactly as declared."""
+
+    standard_id: uuid.UUID
+    n: int
+    kind: Literal["initial", "correction", "revision"]
+    content: Content
+    content_hash: str
+    note: str | None = None
+    author_role: str
+    created_at: datetime
+
+
+class ChangeRecord(Lenient):
+    kind: str
+    uscc: str
+    standard_id: uuid.UUID | None = None
+    version: int | None = None
+    category: str | None = None
+    at: datetime
+    cursor: str
+
+
+class ChangePage(Lenient):
+    items: list[ChangeRecord]
+    next_cursor: str | None = None
+
+
+class _StreamingClient(ServiceClient):
+    """The kit's client, plus reading a long response line by line as it arrives."""
+
+    async def lines(self, path: str, params: Mapping[str, Any]) -> AsyncIterator[str]:
+        """Non-blank lines of a GET; connection errors and 502/503/504 are retried, but only
+        before the first line: after that the caller has data and must start over itself."""
+        last: ServiceError | None = None
+        for attempt in range(self.retries + 1):
+            if attempt:
+                await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
+            try:
+                async with self._client.stream(
+                    "GET", path, params=params, headers=self._headers(None)
+                ) as response:
+                    if response.status_code >= 400:
+                        await response.aread()
+                        last = error_from_response(response)
+                        if response.status_code in RETRY_STATUSES:
+                            continue
+                        raise last
+                    async for line in self._read(response):
+                        yield line
+                    return
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
+                last = ServiceUnreachable(0, "unreachable", type(exc).__name__)
+            except httpx.TimeoutException:
+                last = ServiceUnreachable(0, "timeout", "the service did not answer in time")
+        assert last is not None
+        raise last
+
+    @staticmethod
+    async def _read(response: httpx.Response) -> AsyncIterator[str]:
+        try:
+            async for line in response.aiter_lines():
+                if line.strip():
+                    yield line
+        except (httpx.TransportError, httpx.StreamError) as exc:
+            # Half a stream is no snapshot: fail loudly rather than return part of a category.
+            raise ServiceUnreachable(0, "stream_broken", type(exc).__name__) from exc
+
+
+class RegistryClient:
+    """Calls to the registry with the caller's service token; errors are ``ServiceError``s."""
+
+    PATHS: ClassVar[dict[str, tuple[str, str]]] = {
+        "standards_by_category": ("GET", "/v1/exports/standards"),
+        "get_standard": ("GET", "/v1/standards/{standard_id}"),
+        "get_version": ("GET", "/v1/standards/{standard_id}/versions/{n}"),
+        "changes": ("GET", "/v1/changes"),
+    }
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | Callable[[], str] | None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        *,
+        timeout: float = 30.0,
+        retries: int = 3,
+    ) -> None:
+        self._http = _StreamingClient(
+            base_url, token, timeout=timeout, retries=retries, transport=transport
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def standards_by_category(
+        self, category: str, status: Status | None = "current"
+    ) -> AsyncIterator[Disclosure]:
+        """Every standard of a category with its current indicators, in id order.
+
+        One streamed export request for the whole category, not a call per standard.
+        ``status=None`` gives every status.
+        """
+        params = {"format": "ndjson", "category": category}
+        if status is not None:
+            params["status"] = status
+        async for line in self._http.lines(self.PATHS["standards_by_category"][1], params):
+            yield Disclosure.model_validate_json(line)
+
+    async def get_standard(self, standard_id: uuid.UUID | str) -> StandardRecord:
+        path = self.PATHS["get_standard"][1].format(standard_id=standard_id)
+        return await self._http.get_model(path, StandardRecord)
+
+    async def get_version(self, standard_id: uuid.UUID | str, n: int) -> VersionRecord:
+        path = self.PATHS["get_version"][1].format(standard_id=standard_id, n=n)
+        return await self._http.get_model(path, VersionRecord)
+
+    async def changes(self, after: str | None = None, limit: int = 100) -> ChangePage:
+        """One page of the change feed after a cursor (from the start when None).
+
+        At the end of the feed ``next_cursor`` is where to poll from next.
+        """
+        params: dict[str, Any] = {"limit": limit}
+        if after is not None:
+            params["after"] = after
+        return await self._http.get_model(self.PATHS["changes"][1], ChangePage, params=params)

@@ -1,0 +1,202 @@
+"""Bulk export of the public registry, streamed with constant memory (NDJSON or CSV).
+
+One statement over a server-side cursor, read in batches: a consistent snapshot of the
+filtered set in id order, whatever its size. Each row is the standard's summary, its
+enterprise's name and the current version's indicators.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import Field
+from sqlalchemy import Row, Select, and_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.kit.auth import Principal
+from services.registry.models import Enterprise, Standard, StandardVersion
+from services.registry.standards.schemas import IndicatorValue, StandardSummary
+from services.registry.standards.service import SearchFilters, filtered
+
+BATCH_ROWS = 2_000
+UTF8_BOM = "\ufeff".encode()
+
+# The summary columns, in the order of StandardSummary (and of the CSV header).
+_SUMMARY: tuple[Any, ...] = (
+    Standard.id,
+    Standard.uscc,
+    Standard.standard_no,
+    Standard.standard_type,
+    Standard.name,
+    Standard.category_code.label("category"),
+    Standard.region,
+    Standard.status,
+    Standard.publication_date,
+    Standard.implementation_date,
+    Standard.current_version,
+    Standard.updated_at,
+)
+CSV_COLUMNS = (
+    "id",
+    "uscc",
+    "enterprise_name",
+    "standard_no",
+    "standard_type",
+    "name",
+    "category",
+    "region",
+    "status",
+    "publication_date",
+    "implementation_date",
+    "current_version",
+    "updated_at",
+    "indicators",
+    "indicators_json",
+)
+
+
+class ExportRow(StandardSummary):
+    """One line of the NDJSON export."""
+
+    enterprise_name: str
+    indicators: list[IndicatorValue] = Field(description="the current version's indicators")
+
+
+def statement(f: SearchFilters, principal: Principal | None) -> Select[Any]:
+    """The export's rows: the search filters and visibility, the current version joined."""
+    stmt = (
+        select(
+            *_SUMMARY,
+            Enterprise.name.label("enterprise_name"),
+            StandardVersion.content["indicators"].label("indicators"),
+        )
+        .join(Enterprise, Enterprise.uscc == Standard.uscc)
+        .join(
+            StandardVersion,
+            and_(
+                StandardVersion.standard_id == Standard.id,
+                StandardVersion.n == Standard.current_version,
+            ),
+        )
+    )
+    return filtered(stmt, f, principal).order_by(Standard.id)
+
+
+async def batches(
+    sessionmaker: async_sessionmaker[AsyncSession], stmt: Select[Any]
+) -> AsyncIterator[Sequence[Row[Any]]]:
+    """The statement's rows in batches from a server-side cursor, in a session of its own.
+
+    The request's session is closed by the time a streamed body runs, so this one is opened
+    (and closed) by the body itself.
+    """
+    async with sessionmaker() as session:
+        result = await session.stream(stmt.execution_options(yield_per=BATCH_ROWS))
+        async for partition in result.partitions():
+            yield partition
+
+
+def _iso(value: date | datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def record(row: Row[Any]) -> dict[str, Any]:
+    """A row as the JSON object of the export (the shape of ``ExportRow``)."""
+    return {
+        "id": str(row.id),
+        "uscc": row.uscc,
+        "standard_no": row.standard_no,
+        "standard_type": row.standard_type,
+        "name": row.name,
+        "category": row.category,
+        "region": row.region,
+        "status": row.status,
+        "publication_date": _iso(row.publication_date),
+        "implementation_date": _iso(row.implementation_date),
+        "current_version": row.current_version,
+        "updated_at": _iso(row.updated_at),
+        "enterprise_name": row.enterprise_name,
+        "indicators": row.indicators or [],
+    }
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def indicator_text(indicators: Iterable[dict[str, Any]]) -> str:
+    """Indicators for people reading the CSV: ``code ≥ 88.5 %; 内胆涂层耐磨次数 ≥ 20000 次``."""
+    parts = []
+    for ind in indicators:
+        label = ind.get("code") or ind.get("name") or ""
+        if ind.get("operator") == "range":
+            value = f"{_number(ind.get('value_min'))}~{_number(ind.get('value_max'))}"
+        else:
+            value = f"{ind.get('operator')} {_number(ind.get('value'))}"
+        unit = ind.get("unit")
+        parts.append(f"{label} {value} {unit}" if unit else f"{label} {value}")
+    return "; ".join(parts)
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    """Text a spreadsheet would run as a formula is kept as text (a leading apostrophe)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return "" if value is None else value
+
+
+def csv_row(row: Row[Any]) -> list[Any]:
+    rec = record(row)
+    indicators = rec["indicators"]
+    rec["indicators"] = indicator_text(indicators)
+    rec["indicators_json"] = json.dumps(indicators, ensure_ascii=False, separators=(",", ":"))
+    return [_cell(rec[c]) if c != "indicators_json" else rec[c] for c in CSV_COLUMNS]
+
+
+async def ndjson_body(rows: AsyncIterator[Sequence[Row[Any]]]) -> AsyncIterator[bytes]:
+    async for batch in rows:
+        yield "".join(
+            json.dumps(record(r), ensure_ascii=False, separators=(",", ":")) + "\n" for r in batch
+        ).encode()
+
+
+async def csv_body(rows: AsyncIterator[Sequence[Row[Any]]]) -> AsyncIterator[bytes]:
+    """UTF-8 with a BOM and CRLF line ends: what Excel needs to open Chinese text correctly."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)  # the csv module's defaults: minimal quoting, CRLF line ends
+    writer.writerow(CSV_COLUMNS)
+    yield UTF8_BOM + buffer.getvalue().encode()
+    async for batch in rows:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerows(csv_row(r) for r in batch)
+        yield buffer.getvalue().encode()
+
+
+FORMATS: dict[str, tuple[str, str, Callable[..., AsyncIterator[bytes]]]] = {
+    "ndjson": ("application/x-ndjson", "ndjson", ndjson_body),
+    "csv": ("text/csv; charset=utf-8", "csv", csv_body),
+}
+
+
+def export(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    f: SearchFilters,
+    principal: Principal | None,
+    fmt: str,
+    today: date,
+) -> tuple[AsyncIterator[bytes], str, str]:
+    """The body, its media type and a file name for the download."""
+    media_type, extension, body = FORMATS[fmt]
+    rows = batches(sessionmaker, statement(f, principal))
+    return body(rows), media_type, f"standards-{today.strftime('%Y%m%d')}.{extension}"
