@@ -502,7 +502,7 @@ def text_match(q: str | None, table: Any) -> ColumnElement[bool] | None:
 
 
 # How many rows, in id order, a text search first looks through before asking the GIN index.
-PROBE_ROWS = 4000
+PROBE_ROWS = 2000
 
 
 async def search(
@@ -519,10 +519,11 @@ async def search(
     the GIN index and sorts them all for one page. So a text search first walks the next
     PROBE_ROWS rows in id order and keeps those that match; if that fills the page, the page
     is exactly what the full query would return (same order, same start). Only a rarer word
-    goes on to the GIN index, which is what it is good at.
+    goes on to the GIN index, which is what it is good at. A standard number (a query with a
+    number spelling as well) is rare by nature and goes to the index at once.
     """
     match = text_match(f.q, Standard)
-    if match is not None:
+    if match is not None and len(rules.query_variants(f.q or "")) == 1:
         unfiltered = dataclasses.replace(f, q=None)
         window = keyset(
             filtered(select(Standard), unfiltered, principal), [Standard.id], cursor, PROBE_ROWS
