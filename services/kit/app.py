@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from services.kit import health
 from services.kit.auth import ServiceTokenProvider, TokenVerifier
 from services.kit.db import Database, KitTables
 from services.kit.http import ServiceClient
+from services.kit.idempotency import purge_expired
 from services.kit.observability import Metrics, RequestContextMiddleware, configure_logging
 from services.kit.outbox import OutboxRelay
 from services.kit.problems import ProblemBody, install_problem_handlers
@@ -27,6 +29,7 @@ from services.kit.settings import ServiceSettings
 from services.kit.workdays import WorkdayCalendar
 
 DOCS_STATIC = Path(fastapi_offline.__file__).parent / "static"
+log = logging.getLogger("forerunner.app")
 
 
 def operation_id(route: APIRoute) -> str:
@@ -59,6 +62,7 @@ def build_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
         relay_task: asyncio.Task[None] | None = None
+        upkeep = asyncio.create_task(_maintain(app, tables, stop))
         if on_startup is not None:
             await on_startup(app)
         if settings.outbox_relay_enabled and app.state.clients:
@@ -70,6 +74,7 @@ def build_app(
             stop.set()
             if relay_task is not None:
                 await relay_task
+            await upkeep
             for client in app.state.clients.values():
                 await client.aclose()
             await app.state.db.dispose()
@@ -116,6 +121,19 @@ def build_app(
     _mount_offline_docs(app, title)
     _document_problems(app)
     return app
+
+
+async def _maintain(app: FastAPI, tables: KitTables, stop: asyncio.Event) -> None:
+    """Periodic upkeep, safe to run in every replica at once (each step is idempotent)."""
+    settings: ServiceSettings = app.state.settings
+    while not stop.is_set():
+        try:
+            async with app.state.db.sessionmaker() as session, session.begin():
+                await purge_expired(session, tables, settings.idempotency_ttl_hours)
+        except Exception:
+            log.exception("maintenance pass failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=settings.maintenance_interval_seconds)
 
 
 def _mount_offline_docs(app: FastAPI, title: str) -> None:

@@ -7,7 +7,7 @@ from typing import Literal
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from services.kit.db import Database
 from services.kit.migrations import VERSION_TABLE, head_revision
@@ -63,5 +63,16 @@ async def readyz(request: Request) -> Readiness:
     responses={200: {"content": {"text/plain": {}}}},
 )
 async def metrics(request: Request) -> Response:
-    registry = request.app.state.metrics.registry
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    metrics = request.app.state.metrics
+    outbox = request.app.state.tables.outbox
+    try:
+        async with request.app.state.db.engine.connect() as conn:
+            rows = await conn.execute(
+                select(outbox.c.status, func.count()).group_by(outbox.c.status)
+            )
+            counts = {status: count for status, count in rows}
+        for status in ("pending", "delivered", "failed"):
+            metrics.outbox.labels(metrics.service, status).set(counts.get(status, 0))
+    except Exception:  # noqa: S110 - metrics must answer even when the database does not
+        pass
+    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +23,17 @@ from services.kit.db import KitTables
 from services.kit.problems import ValidationFailed
 
 REPLAY_HEADER = "Idempotent-Replay"
+
+
+async def purge_expired(session: AsyncSession, tables: KitTables, ttl_hours: float) -> int:
+    """Forget keys older than the retention period (they hold whole responses)."""
+    table = tables.idempotency
+    result = await session.execute(
+        table.delete().where(
+            table.c.created_at < func.now() - func.make_interval(0, 0, 0, 0, 0, 0, ttl_hours * 3600)
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def canonical_hash(body: bytes) -> str:

@@ -15,7 +15,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -71,6 +71,12 @@ class Metrics:
             "http_request_duration_seconds",
             "HTTP request latency by route",
             ["service", "method", "route"],
+            registry=self.registry,
+        )
+        self.outbox = Gauge(
+            "outbox_messages",
+            "Outbox messages by status (failed ones wait for an operator)",
+            ["service", "status"],
             registry=self.registry,
         )
         self.service = service

@@ -53,6 +53,10 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
+    # Idempotency keys (and the responses stored with them) are kept this long.
+    idempotency_ttl_hours: float = Field(default=72, gt=0)
+    maintenance_interval_seconds: float = Field(default=3600, gt=0)
+
     outbox_relay_enabled: bool = True
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
     http_timeout_seconds: float = Field(default=5.0, gt=0)

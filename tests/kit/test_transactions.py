@@ -129,3 +129,46 @@ async def test_concurrent_retries_with_one_key_create_once(database_url, committ
     assert all(r.json() == {"name": "raced", "size": 5} for r in responses)
     assert sum(r.headers.get("idempotent-replay") == "true" for r in responses) == 4
     assert await _audit_rows(committed, "raced") == 1
+
+
+async def test_expired_idempotency_keys_are_purged(session):
+    from sqlalchemy import text
+
+    from services.kit.idempotency import purge_expired
+
+    table = kit_tables.idempotency
+    await session.execute(
+        table.insert(),
+        [
+            {"scope": "s", "key": "old", "request_hash": "h"},
+            {"scope": "s", "key": "new", "request_hash": "h"},
+        ],
+    )
+    await session.execute(
+        text(
+            "UPDATE registry.idempotency_keys SET created_at = now() - interval '73 hours' "
+            "WHERE key = 'old'"
+        )
+    )
+    assert await purge_expired(session, kit_tables, ttl_hours=72) == 1
+    keys = (await session.execute(select(table.c.key))).scalars().all()
+    assert keys == ["new"]
+
+
+async def test_metrics_show_outbox_backlog(database_url, committed):
+    from services.kit.outbox import enqueue
+
+    async with committed() as s, s.begin():
+        await enqueue(s, kit_tables, target="ranking", path="/v1/x", payload={})
+        await enqueue(s, kit_tables, target="ranking", path="/v1/y", payload={})
+        await s.execute(
+            kit_tables.outbox.update()
+            .where(kit_tables.outbox.c.path == "/v1/y")
+            .values(status="failed")
+        )
+    app = make_kit_app(database_url)
+    async with client_for(app) as client:
+        text_ = (await client.get("/metrics")).text
+    await app.state.db.dispose()
+    assert 'outbox_messages{service="registry",status="pending"} 1.0' in text_
+    assert 'outbox_messages{service="registry",status="failed"} 1.0' in text_
