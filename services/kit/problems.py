@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.kit.workdays import CalendarYearMissing
@@ -242,6 +243,12 @@ def install_problem_handlers(
         log.error("database error %s: %s", sqlstate, type(exc.__cause__ or exc).__name__)
         return ServiceUnavailable("the database could not complete the request").response()
 
+    async def on_pool_timeout(_: Request, exc: Exception) -> JSONResponse:
+        log.error("no database connection free in time")
+        return ServiceUnavailable(
+            "the service is busy; try again shortly", headers={"Retry-After": "5"}
+        ).response()
+
     async def on_calendar(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, CalendarYearMissing)
         log.error("working-day calendar lacks %s", exc.year)
@@ -256,6 +263,7 @@ def install_problem_handlers(
     app.add_exception_handler(IntegrityError, on_integrity)
     app.add_exception_handler(DBAPIError, on_db_error)
     app.add_exception_handler(CalendarYearMissing, on_calendar)
+    app.add_exception_handler(PoolTimeout, on_pool_timeout)
 
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -162,10 +162,10 @@ class _StreamingClient(ServiceClient):
                     async for line in self._read(response):
                         yield line
                     return
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
-                last = ServiceUnreachable(0, "unreachable", type(exc).__name__)
             except httpx.TimeoutException:
                 last = ServiceUnreachable(0, "timeout", "the service did not answer in time")
+            except httpx.TransportError as exc:  # refused, reset: no line has arrived yet
+                last = ServiceUnreachable(0, "unreachable", type(exc).__name__)
         assert last is not None
         raise last
 

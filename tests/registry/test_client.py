@@ -253,3 +253,20 @@ async def test_a_refused_export_is_a_typed_error(registry):
     with pytest.raises(ServiceRejected) as info:
         [d async for d in registry.standards_by_category("HA-RICE-COOKER", status="bogus")]
     assert info.value.status == 422
+
+
+async def test_a_reset_before_the_first_line_is_retried_as_unreachable():
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        raise httpx.ReadError("connection reset by peer")
+
+    transport = httpx.MockTransport(handler)
+    async with RegistryClient("http://registry", "t", transport, retries=2) as registry:
+        registry._http.backoff = 0
+        with pytest.raises(ServiceUnreachable) as info:
+            _ = [d async for d in registry.standards_by_category("HA-RICE-COOKER")]
+    assert info.value.code == "unreachable"
+    assert calls == 3

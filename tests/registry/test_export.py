@@ -193,7 +193,7 @@ async def test_blocked_enterprises_are_left_out_for_the_public(registry_client):
     assert b in {r["uscc"] for r in regulator}
 
 
-async def test_rows_come_in_batches_from_the_cursor(registry_client, monkeypatch):
+async def test_rows_come_in_pages_each_read_on_its_own(registry_client, monkeypatch):
     monkeypatch.setattr(export_service, "BATCH_ROWS", 2)
     seeded = await seed(registry_client)
     rows = ndjson(await registry_client.get(EXPORT, params={"uscc": seeded["a"]}))

@@ -551,7 +551,10 @@ async def test_values_the_database_cannot_store_reject_only_their_item(registry_
     report = await push(registry_client, [item(uscc, source(), 1), nul, long_number])
     assert outcomes(report) == ["created", "rejected", "created"]
     assert report["items"][1]["errors"] == [
-        {"field": "standard.products.0.model", "message": "text may not contain NUL characters"}
+        {
+            "field": "standard.products.0.model",
+            "message": "text may not contain NUL characters or unpaired surrogates",
+        }
     ]
     stored = await registry_client.get(f"/v1/standards/{report['items'][2]['standard_id']}")
     assert stored.json()["standard_no"] == "GB/T " + "1" * 97
@@ -592,3 +595,105 @@ async def test_a_code_a_regulator_accepted_by_exception_syncs(registry_client):
     broken = fresh[:-1] + ("0" if fresh[-1] != "0" else "1")
     rejected = await push(registry_client, [item(broken, source())])
     assert rejected["items"][0]["code"] == "invalid_uscc"
+
+
+async def test_an_enterprise_registering_itself_mid_sync_does_not_sink_the_batch(
+    registry_client, session, monkeypatch
+):
+    """The look-up missed it (it registered a moment later): its own record stands."""
+    uscc = make_uscc()
+    await register(registry_client, uscc, name="自行注册的公司")
+    real_firms = sync_service._Run._firms
+
+    async def firms_missing_it(self, usccs):
+        found = await real_firms(self, usccs)
+        found.pop(uscc, None)
+        return found
+
+    monkeypatch.setattr(sync_service._Run, "_firms", firms_missing_it)
+    other = make_uscc()
+    report = await push(registry_client, [item(uscc, source()), item(other, source())])
+    assert outcomes(report) == ["created", "created"]
+    stored = await session.get(Enterprise, uscc)
+    assert stored.name == "自行注册的公司"
+    created = (
+        (
+            await session.execute(
+                select(Change.uscc).where(Change.kind == "enterprise.created").order_by(Change.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    assert created.count(uscc) == 1  # the registration's own event, none from the sync
+    assert created.count(other) == 1
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        [b"[1.", b"5]"],
+        [b"[1e", b"5]"],
+        [b"[-0.", b"5e-3]"],
+        [b"\xef\xbb\xbf[1, 2]"],
+        [b"[tr", b"ue, nu", b"ll]"],
+    ],
+)
+async def test_array_scalars_split_across_chunks_decode_like_json(chunks):
+    async def stream():
+        for c in chunks:
+            yield c
+
+    decoded = [v async for v in sync_service.json_array_items(stream())]
+    assert decoded == json.loads(b"".join(chunks).decode("utf-8-sig"))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'[{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}]",
+        b'[{"a": ' + b"9" * 5000 + b"}]",
+    ],
+)
+async def test_json_the_decoder_cannot_hold_is_a_422_not_a_crash(body):
+    async def stream():
+        yield body
+
+    with pytest.raises(ValidationFailed):
+        _ = [v async for v in sync_service.json_array_items(stream())]
+
+
+async def test_ndjson_lines_the_decoder_cannot_hold_reject_only_themselves():
+    lines = [b"[" * 5000 + b"]" * 5000, b"9" * 5000, b'{"ok": 1}']
+
+    async def stream():
+        yield b"\n".join(lines)
+
+    decoded = [v async for v in sync_service.ndjson_items(stream())]
+    assert [type(v).__name__ for v in decoded] == ["Malformed", "Malformed", "dict"]
+
+
+async def test_an_item_over_the_byte_limit_in_an_array_is_refused(monkeypatch):
+    monkeypatch.setattr(sync_service, "MAX_ITEM_BYTES", 1000)
+    body = json.dumps([{"name": "天" * 400}], ensure_ascii=False).encode()  # 1,200+ bytes
+
+    async def stream():
+        yield body
+
+    with pytest.raises(ValidationFailed, match="at most 1000 bytes"):
+        _ = [v async for v in sync_service.json_array_items(stream())]
+
+
+async def test_a_lone_surrogate_is_rejected_with_its_item_only(registry_client):
+    uscc = make_uscc()
+    bad = item(uscc, "\udc00x")
+    body = json.dumps([item(uscc, source()), bad])  # ASCII-escaped, as a platform may send
+    response = await registry_client.post(
+        "/v1/sync/standards",
+        content=body,
+        headers={**auth("sync"), "content-type": "application/json"},
+    )
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert outcomes(report) == ["created", "rejected"]
+    assert report["items"][1]["source_id"] is None

@@ -1,7 +1,10 @@
 """Bulk export of the public registry, streamed with constant memory (NDJSON or CSV).
 
-One statement over a server-side cursor, read in batches: a consistent snapshot of the
-filtered set in id order, whatever its size. Each row is the standard's summary, its
+Read in keyset pages of BATCH_ROWS in id order, each in a short transaction of its own, so
+that a slow (or stalled) reader holds no database connection while the bytes go out: the
+public must not be able to drain the pool by opening exports and not reading them. Every row
+that exists for the whole export appears exactly once; one changed meanwhile appears as it
+was when its page was read. Each row is the standard's summary, its
 enterprise's name and the current version's indicators.
 """
 
@@ -90,15 +93,21 @@ def statement(f: SearchFilters, principal: Principal | None) -> Select[Any]:
 async def batches(
     sessionmaker: async_sessionmaker[AsyncSession], stmt: Select[Any]
 ) -> AsyncIterator[Sequence[Row[Any]]]:
-    """The statement's rows in batches from a server-side cursor, in a session of its own.
+    """The statement's rows (ordered by id) in pages, each read in a session of its own.
 
-    The request's session is closed by the time a streamed body runs, so this one is opened
-    (and closed) by the body itself.
+    The request's session is closed by the time a streamed body runs, so these are opened
+    (and closed again before the page is sent) by the body itself.
     """
-    async with sessionmaker() as session:
-        result = await session.stream(stmt.execution_options(yield_per=BATCH_ROWS))
-        async for partition in result.partitions():
-            yield partition
+    last: Any = None
+    while True:
+        page = stmt if last is None else stmt.where(Standard.id > last)
+        async with sessionmaker() as session:
+            rows = (await session.execute(page.limit(BATCH_ROWS))).all()
+        if rows:
+            yield rows
+        if len(rows) < BATCH_ROWS:
+            return
+        last = rows[-1].id
 
 
 def _iso(value: date | datetime | None) -> str | None:

@@ -32,6 +32,7 @@ from typing import Any, cast
 from pydantic import ValidationError
 from sqlalchemy import String, and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kit.auth import Principal
@@ -109,8 +110,10 @@ def _decode_line(line: bytes) -> Any:
         return None
     try:
         return json.loads(line)
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError alike
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, a 4,300-digit number
         return Malformed(f"malformed JSON: {exc}")
+    except RecursionError:
+        return Malformed("malformed JSON: nested too deeply")
 
 
 async def ndjson_items(chunks: AsyncIterator[bytes]) -> AsyncIterator[Any]:
@@ -143,6 +146,13 @@ async def ndjson_items(chunks: AsyncIterator[bytes]) -> AsyncIterator[Any]:
             yield item
 
 
+def _too_big(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] is over MAX_ITEM_BYTES in UTF-8 (counted only when it could be)."""
+    if end - start <= MAX_ITEM_BYTES // 4:
+        return False
+    return len(text[start:end].encode("utf-8", "surrogatepass")) > MAX_ITEM_BYTES
+
+
 async def json_array_items(chunks: AsyncIterator[bytes]) -> AsyncIterator[Any]:
     """The elements of a top-level JSON array, decoded one at a time as the bytes arrive.
 
@@ -150,7 +160,7 @@ async def json_array_items(chunks: AsyncIterator[bytes]) -> AsyncIterator[Any]:
     refused as a whole (the request's transaction then rolls back what was already applied).
     """
     decoder = json.JSONDecoder()
-    utf8 = codecs.getincrementaldecoder("utf-8")()
+    utf8 = codecs.getincrementaldecoder("utf-8-sig")()  # a leading BOM is not content
     source = chunks.__aiter__()
     text = ""
     pos = 0
@@ -197,17 +207,28 @@ async def json_array_items(chunks: AsyncIterator[bytes]) -> AsyncIterator[Any]:
                 try:
                     value, end = decoder.raw_decode(text, pos)
                 except json.JSONDecodeError as exc:
-                    if len(text) - pos > MAX_ITEM_BYTES:
+                    if _too_big(text, pos, len(text)):
                         raise _malformed_body(
                             f"an item may be at most {MAX_ITEM_BYTES} bytes"
                         ) from None
                     if not await more():
                         raise _malformed_body(f"malformed JSON: {exc}") from None
                     continue
-                # A number or literal cut at the buffer's end may continue in the next chunk.
-                if end == len(text) and not isinstance(value, dict | list) and await more():
-                    continue
+                except (ValueError, RecursionError):
+                    # A complete item JSON cannot hold (nested too deeply, a 4,300-digit
+                    # number): where it ends is unknown, so the body cannot be read on.
+                    raise _malformed_body(
+                        "an item is nested too deeply or holds a number too long"
+                    ) from None
+                # A number or literal cut at the buffer's end ("1." of "1.5") may go on in
+                # the next chunk: a scalar is complete only when its separator is in sight.
+                if not isinstance(value, dict | list):
+                    rest = text[end:].lstrip(" \t\r\n")
+                    if (not rest or rest[0] not in ",]") and await more():
+                        continue
                 break
+            if _too_big(text, pos, end):
+                raise _malformed_body(f"an item may be at most {MAX_ITEM_BYTES} bytes")
             pos = end
             yield value
             separator = await peek()
@@ -302,10 +323,15 @@ def _field_errors(exc: ValidationError) -> list[FieldError]:
     ]
 
 
+def _unstorable(text: str) -> bool:
+    """NUL (PostgreSQL text cannot hold it) or a lone surrogate (UTF-8 cannot)."""
+    return "\x00" in text or not _utf8(text)
+
+
 def _nul_at(value: Any, path: str = "") -> str | None:
-    """Where a string holds a NUL character, which PostgreSQL text cannot store."""
+    """Where a string holds text the database cannot store (see _unstorable)."""
     if isinstance(value, str):
-        return path if "\x00" in value else None
+        return path if _unstorable(value) else None
     if isinstance(value, dict):
         items: Iterable[tuple[Any, Any]] = value.items()
     elif isinstance(value, list):
@@ -313,11 +339,20 @@ def _nul_at(value: Any, path: str = "") -> str | None:
     else:
         return None
     for key, child in items:
-        if isinstance(key, str) and "\x00" in key:
+        if isinstance(key, str) and _unstorable(key):
             return path or "body"
         if (found := _nul_at(child, f"{path}.{key}" if path else str(key))) is not None:
             return found
     return None
+
+
+def _utf8(text: str) -> bool:
+    """Whether text can be sent back (JSON may carry lone surrogates that UTF-8 cannot)."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _decode(index: int, raw: Any) -> _Item:
@@ -336,14 +371,19 @@ def _decode(index: int, raw: Any) -> _Item:
             errors=[FieldError(field="body", message="an item is a JSON object")],
         )
     source_id = raw.get("source_id")
-    source_id = source_id if isinstance(source_id, str) else None
+    source_id = source_id if isinstance(source_id, str) and _utf8(source_id) else None
     # Refused here, item by item: in the set-based write it would fail the whole batch.
     if (where := _nul_at(raw)) is not None:
         return _Item(
             index,
             source_id,
             code="validation_failed",
-            errors=[FieldError(field=where, message="text may not contain NUL characters")],
+            errors=[
+                FieldError(
+                    field=where,
+                    message="text may not contain NUL characters or unpaired surrogates",
+                )
+            ],
         )
     try:
         item = SyncItem.model_validate(raw)
@@ -882,9 +922,35 @@ class _Run:
         # goes in one batch (by default the ORM leaves None out and splits the list there).
         same_columns = {"render_nulls": True}
         if chunk.new_enterprises:
-            await s.execute(
-                insert(Enterprise), chunk.new_enterprises, execution_options=same_columns
+            # An enterprise may register itself between our look-up and this insert: then its
+            # own record stands, our standards attach to it, and we announce no creation.
+            inserted = set(
+                (
+                    await s.execute(
+                        pg_insert(Enterprise)
+                        .on_conflict_do_nothing(index_elements=[Enterprise.uscc])
+                        .returning(Enterprise.uscc),
+                        chunk.new_enterprises,
+                        execution_options=same_columns,
+                    )
+                ).scalars()
             )
+            raced = {e["uscc"] for e in chunk.new_enterprises} - inserted
+            if raced:
+                chunk.firm_changes = [
+                    c
+                    for c in chunk.firm_changes
+                    if not (c["kind"] == "enterprise.created" and c["uscc"] in raced)
+                ]
+                chunk.audits = [
+                    a
+                    for a in chunk.audits
+                    if not (
+                        a["entity"] == "enterprise"
+                        and a["action"] == "create"
+                        and a["entity_id"] in raced
+                    )
+                ]
         if chunk.enterprise_updates:
             await s.execute(update(Enterprise), chunk.enterprise_updates)
         if chunk.new_standards:
