@@ -123,6 +123,7 @@ class Database:
             async_url(settings.database_url),
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout,
             pool_pre_ping=True,
             # Statement parameters carry personal data (contact details): keep them out of logs.
             hide_parameters=True,

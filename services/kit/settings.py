@@ -40,6 +40,8 @@ class ServiceSettings(BaseSettings):
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_max_overflow: int = Field(default=10, ge=0, le=200)
+    # How long a request waits for a free connection before it is told to come back (503).
+    db_pool_timeout: float = Field(default=10, gt=0)
 
     jwt_algorithm: str = Field(default="HS256", pattern="^(HS256|RS256)$")
     jwt_secret: SecretStr | None = SecretStr(DEV_JWT_SECRET)

@@ -172,3 +172,26 @@ async def test_metrics_show_outbox_backlog(database_url, committed):
     await app.state.db.dispose()
     assert 'outbox_messages{service="registry",status="pending"} 1.0' in text_
     assert 'outbox_messages{service="registry",status="failed"} 1.0' in text_
+
+
+async def test_an_exhausted_pool_is_a_503_with_retry_after(database_url):
+    app = make_kit_app(database_url, db_pool_size=1, db_max_overflow=0, db_pool_timeout=0.3)
+    async with app.state.db.engine.connect() as held:  # the only connection
+        await held.exec_driver_sql("SELECT 1")
+        async with client_for(app) as client:
+            response = await client.post(
+                "/v1/kit/things", json={"name": "busy", "size": 1}, headers=auth("regulator")
+            )
+    await app.state.db.dispose()
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert response.json()["code"] == "service_unavailable"
+
+
+def test_embedded_socket_uri_becomes_an_asyncpg_url():
+    from services.kit.embedded import sqlalchemy_url
+
+    assert (
+        sqlalchemy_url("postgresql://postgres:@/postgres?host=/tmp/pgsock")
+        == "postgresql+asyncpg://postgres@/postgres?host=/tmp/pgsock"
+    )
