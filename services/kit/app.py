@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,6 @@ def build_app(
     tags: list[dict[str, Any]] | None = None,
     peers: Mapping[str, str] | None = None,
     body_limit_overrides: dict[str, int] | None = None,
-    on_startup: Callable[[FastAPI], Any] | None = None,
     integrity_codes: Mapping[str, str] | None = None,
 ) -> FastAPI:
     """A service app with the kit mounted.
@@ -63,8 +62,6 @@ def build_app(
         stop = asyncio.Event()
         relay_task: asyncio.Task[None] | None = None
         upkeep = asyncio.create_task(_maintain(app, tables, stop))
-        if on_startup is not None:
-            await on_startup(app)
         if settings.outbox_relay_enabled and app.state.clients:
             relay = OutboxRelay(app.state.db.sessionmaker, tables, app.state.clients)
             relay_task = asyncio.create_task(relay.run_forever(stop, settings.outbox_poll_seconds))

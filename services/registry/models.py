@@ -52,7 +52,6 @@ class Enterprise(Base):
     uscc_exception: Mapped[str | None] = mapped_column(Text)
     blocked: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     blocked_reason: Mapped[str | None] = mapped_column(Text)
-    source_id: Mapped[str | None] = mapped_column(String(100), unique=True)
     row_version: Mapped[int] = mapped_column(Integer, server_default="1")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -71,7 +71,6 @@ def upgrade() -> None:
         sa.Column("uscc_exception", sa.Text(), nullable=True),
         sa.Column("blocked", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         sa.Column("blocked_reason", sa.Text(), nullable=True),
-        sa.Column("source_id", sa.String(length=100), nullable=True),
         sa.Column("row_version", sa.Integer(), server_default="1", nullable=False),
         sa.Column(
             "created_at",
@@ -86,7 +85,6 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.PrimaryKeyConstraint("uscc", name=op.f("pk_enterprises")),
-        sa.UniqueConstraint("source_id", name=op.f("uq_enterprises_source_id")),
         schema="registry",
     )
     op.create_index(
