@@ -100,7 +100,7 @@ def check_content(
     standard_no = key = kind = ""
     try:
         standard_no = rules.normalise_standard_no(content.standard_no)
-        key = rules.standard_no_key(content.standard_no)
+        key = standard_no.replace(" ", "")  # rules.standard_no_key, without normalising again
         kind = rules.standard_type(standard_no)
     except rules.RuleError as err:
         fail("standard_no", err.message, err.code)
@@ -159,7 +159,9 @@ def check_content(
 
 def searchable(checked: Checked, enterprise_name: str) -> tuple[str, list[str]]:
     content = checked.content
-    texts = [content.name, enterprise_name, *rules.standard_no_search_texts(checked.standard_no)]
+    # The canonical number and its space-free key (rules.standard_no_search_texts, known here).
+    numbers = dict.fromkeys([checked.standard_no, checked.standard_no_key])
+    texts = [content.name, enterprise_name, *numbers]
     for product in content.products:
         texts += [t for t in (product.name, product.generic_name, product.brand) if t]
     return rules.search_text(*texts), rules.search_grams(*texts)
