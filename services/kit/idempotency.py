@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
@@ -83,20 +84,31 @@ class Idempotency:
                 "this key was already used with a different request body",
                 code="idempotency_key_reused",
             )
+        stored = row.response or {}
         return JSONResponse(
-            row.response, status_code=row.status_code or 200, headers={REPLAY_HEADER: "true"}
+            stored.get("body"),
+            status_code=row.status_code or 200,
+            headers={**stored.get("headers", {}), REPLAY_HEADER: "true"},
         )
 
     async def store(
-        self, session: AsyncSession, tables: KitTables, status_code: int, response: Any
+        self,
+        session: AsyncSession,
+        tables: KitTables,
+        status_code: int,
+        body: Any,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
+        """Keep the response (and headers such as ETag) for a retry to get the same."""
         if self.key is None:
             return
         table = tables.idempotency
         await session.execute(
             table.update()
             .where(table.c.scope == self.scope, table.c.key == self.key)
-            .values(status_code=status_code, response=response)
+            .values(
+                status_code=status_code, response={"body": body, "headers": dict(headers or {})}
+            )
         )
 
 

@@ -292,6 +292,8 @@ async def test_idempotent_declaration(registry_client, enterprise, session):
     )
     assert first.status_code == again.status_code == 201
     assert first.json()["id"] == again.json()["id"]
+    assert again.headers["idempotent-replay"] == "true"
+    assert again.headers["etag"] == first.headers["etag"] == '"1"'
     assert await count(session, Standard) == 1
 
 

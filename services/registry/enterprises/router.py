@@ -43,8 +43,10 @@ async def create_enterprise(
         return replay
     enterprise = await service.create(session, principal, body)
     out = service.full_view(enterprise)
-    await idem.store(session, kit_tables, 201, out.model_dump(mode="json"))
     response.headers["ETag"] = etag(enterprise.row_version)
+    await idem.store(
+        session, kit_tables, 201, out.model_dump(mode="json"), {"ETag": response.headers["ETag"]}
+    )
     return out
 
 

@@ -85,8 +85,10 @@ async def create_standard(
         return replay
     std = await service.create(session, principal, body)
     _, out = await service.get_view(session, std.id, principal)
-    await idem.store(session, kit_tables, 201, out.model_dump(mode="json"))
     response.headers["ETag"] = etag(std.row_version)
+    await idem.store(
+        session, kit_tables, 201, out.model_dump(mode="json"), {"ETag": response.headers["ETag"]}
+    )
     return out
 
 
