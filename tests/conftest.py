@@ -98,7 +98,12 @@ async def _recreate_database(server_url: str, name: str) -> None:
     conn = await asyncpg.connect(**kwargs)
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8'")
+        # LC_CTYPE C is the trap for Chinese search (pg_trgm finds no trigrams there): the
+        # whole suite runs under it, so search must not depend on the server's locale.
+        await conn.execute(
+            f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8' "
+            "LC_COLLATE 'C' LC_CTYPE 'C'"
+        )
     finally:
         await conn.close()
 
