@@ -13,8 +13,9 @@ import json
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -89,6 +90,24 @@ class Idempotency:
             stored.get("body"),
             status_code=row.status_code or 200,
             headers={**stored.get("headers", {}), REPLAY_HEADER: "true"},
+        )
+
+    async def remember(
+        self,
+        session: AsyncSession,
+        tables: KitTables,
+        response: Response,
+        status_code: int,
+        body: BaseModel,
+    ) -> None:
+        """Store a route's result with the headers it set that a retry needs (its ETag)."""
+        etag = response.headers.get("ETag")
+        await self.store(
+            session,
+            tables,
+            status_code,
+            body.model_dump(mode="json"),
+            {"ETag": etag} if etag else None,
         )
 
     async def store(

@@ -44,9 +44,7 @@ async def create_enterprise(
     enterprise = await service.create(session, principal, body)
     out = service.full_view(enterprise)
     response.headers["ETag"] = etag(enterprise.row_version)
-    await idem.store(
-        session, kit_tables, 201, out.model_dump(mode="json"), {"ETag": response.headers["ETag"]}
-    )
+    await idem.remember(session, kit_tables, response, 201, out)
     return out
 
 

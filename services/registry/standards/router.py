@@ -86,9 +86,7 @@ async def create_standard(
     std = await service.create(session, principal, body)
     _, out = await service.get_view(session, std.id, principal)
     response.headers["ETag"] = etag(std.row_version)
-    await idem.store(
-        session, kit_tables, 201, out.model_dump(mode="json"), {"ETag": response.headers["ETag"]}
-    )
+    await idem.remember(session, kit_tables, response, 201, out)
     return out
 
 

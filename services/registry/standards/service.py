@@ -159,9 +159,7 @@ def check_content(
 
 def searchable(checked: Checked, enterprise_name: str) -> tuple[str, list[str]]:
     content = checked.content
-    # The canonical number and its space-free key (rules.standard_no_search_texts, known here).
-    numbers = dict.fromkeys([checked.standard_no, checked.standard_no_key])
-    texts = [content.name, enterprise_name, *numbers]
+    texts = [content.name, enterprise_name, *rules.standard_no_search_texts(checked.standard_no)]
     for product in content.products:
         texts += [t for t in (product.name, product.generic_name, product.brand) if t]
     return rules.search_text(*texts), rules.search_grams(*texts)
@@ -228,16 +226,29 @@ async def create(session: AsyncSession, principal: Principal, body: StandardCrea
     session.add(std)
     session.add(_version(std.id, 1, "initial", checked, principal, None))
     await session.flush()
+    await _announce(session, principal, std, "standard.created", "create", None)
+    return std
+
+
+async def _announce(
+    session: AsyncSession,
+    principal: Principal,
+    std: Standard,
+    kind: str,
+    action: str,
+    detail: dict[str, Any] | None,
+) -> None:
+    """A change to a standard goes to the change feed and the audit trail, both in this
+    transaction."""
     await changes.record(
         session,
-        "standard.created",
+        kind,
         std.uscc,
         standard_id=std.id,
-        version=1,
+        version=std.current_version,
         category_code=std.category_code,
     )
-    await audit.record(session, kit_tables, principal, "create", "standard", str(std.id))
-    return std
+    await audit.record(session, kit_tables, principal, action, "standard", str(std.id), detail)
 
 
 def _version(
@@ -315,17 +326,7 @@ async def add_version(
     std.row_version += 1
     std.updated_at = datetime.now(UTC)
     await session.flush()
-    await changes.record(
-        session,
-        "standard.versioned",
-        std.uscc,
-        standard_id=std.id,
-        version=n,
-        category_code=std.category_code,
-    )
-    await audit.record(
-        session, kit_tables, principal, body.kind, "standard", str(std.id), {"version": n}
-    )
+    await _announce(session, principal, std, "standard.versioned", body.kind, {"version": n})
     return std
 
 
@@ -347,17 +348,7 @@ async def withdraw(
     std.row_version += 1
     std.updated_at = now
     await session.flush()
-    await changes.record(
-        session,
-        "standard.withdrawn",
-        std.uscc,
-        standard_id=std.id,
-        version=std.current_version,
-        category_code=std.category_code,
-    )
-    await audit.record(
-        session, kit_tables, principal, "withdraw", "standard", str(std.id), {"reason": reason}
-    )
+    await _announce(session, principal, std, "standard.withdrawn", "withdraw", {"reason": reason})
     return std
 
 
