@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -108,16 +109,73 @@ async def _recreate_database(server_url: str, name: str) -> None:
         await conn.close()
 
 
+def _run_id(config: pytest.Config) -> str:
+    """One id per test run, shared by its xdist workers: two runs on one server never meet."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        return str(workerinput["forerunner_run_id"])
+    return str(config.stash.setdefault(_RUN_ID, f"{os.getpid()}_{secrets.token_hex(3)}"))
+
+
+_RUN_ID = pytest.StashKey[str]()
+
+
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller: hand the run's id to each worker."""
+    node.workerinput["forerunner_run_id"] = _run_id(node.config)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+async def _drop_abandoned(server_url: str) -> None:
+    """Drop the databases of earlier runs whose pytest process is gone (killed runs)."""
+    _, kwargs = _asyncpg_dsn(server_url)
+    conn = await asyncpg.connect(**kwargs)
+    try:
+        names = await conn.fetch(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'forerunner_test_%'"
+        )
+        for (name,) in names:
+            pid = name.removeprefix("forerunner_test_").split("_", 1)[0]
+            if pid.isdigit() and not _process_alive(int(pid)):
+                with contextlib.suppress(asyncpg.PostgresError):
+                    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def _drop_database(server_url: str, name: str) -> None:
+    _, kwargs = _asyncpg_dsn(server_url)
+    conn = await asyncpg.connect(**kwargs)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
 @pytest.fixture(scope="session")
-def database_url(worker_id: str) -> Iterator[str]:
-    """A fresh, fully migrated database for this test worker."""
+def database_url(worker_id: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh, fully migrated database for this test worker of this run."""
     server_url = _server_url()
-    name = f"forerunner_test_{worker_id}"
+    if worker_id in ("master", "gw0"):
+        with contextlib.suppress(Exception):
+            asyncio.run(_drop_abandoned(server_url))
+    name = f"forerunner_test_{_run_id(request.config)}_{worker_id}"
     asyncio.run(_recreate_database(server_url, name))
     url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
     for service in SERVICES:
         upgrade(service, url)
     yield url
+    with contextlib.suppress(Exception):
+        asyncio.run(_drop_database(server_url, name))
     if _embedded is not None:
         # Best effort at the very end of the session.
         with contextlib.suppress(Exception):
