@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.kit.http import ServiceNotFound, ServiceRejected, ServiceUnreachable
 from services.registry.app import create_app
-from services.registry.client import Disclosure, RegistryClient
+from services.clients.registry import Disclosure, RegistryClient
 from services.registry.settings import RegistrySettings
 from tests.conftest import bind_app, client_for, service_settings, token
 from tests.registry.conftest import make_uscc
