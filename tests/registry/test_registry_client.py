@@ -15,9 +15,9 @@ import pytest_asyncio
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.clients.registry import Disclosure, RegistryClient
 from services.kit.http import ServiceNotFound, ServiceRejected, ServiceUnreachable
 from services.registry.app import create_app
-from services.clients.registry import Disclosure, RegistryClient
 from services.registry.settings import RegistrySettings
 from tests.conftest import bind_app, client_for, service_settings, token
 from tests.registry.conftest import make_uscc
