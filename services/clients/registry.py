@@ -10,9 +10,8 @@ they ignore fields they do not know, so the registry can add fields without brea
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime
 from types import TracebackType
 from typing import Any, ClassVar, Literal, Self
@@ -21,11 +20,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict
 
 from services.kit.http import (
-    RETRY_STATUSES,
     ServiceClient,
-    ServiceError,
-    ServiceUnreachable,
-    error_from_response,
 )
 
 Status = Literal["current", "abolished", "superseded"]
@@ -139,47 +134,6 @@ class ChangePage(Lenient):
     next_cursor: str | None = None
 
 
-class _StreamingClient(ServiceClient):
-    """The kit's client, plus reading a long response line by line as it arrives."""
-
-    async def lines(self, path: str, params: Mapping[str, Any]) -> AsyncIterator[str]:
-        """Non-blank lines of a GET; connection errors and 502/503/504 are retried, but only
-        before the first line: after that the caller has data and must start over itself."""
-        last: ServiceError | None = None
-        for attempt in range(self.retries + 1):
-            if attempt:
-                await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
-            try:
-                async with self._client.stream(
-                    "GET", path, params=params, headers=self._headers(None)
-                ) as response:
-                    if response.status_code >= 400:
-                        await response.aread()
-                        last = error_from_response(response)
-                        if response.status_code in RETRY_STATUSES:
-                            continue
-                        raise last
-                    async for line in self._read(response):
-                        yield line
-                    return
-            except httpx.TimeoutException:
-                last = ServiceUnreachable(0, "timeout", "the service did not answer in time")
-            except httpx.TransportError as exc:  # refused, reset: no line has arrived yet
-                last = ServiceUnreachable(0, "unreachable", type(exc).__name__)
-        assert last is not None
-        raise last
-
-    @staticmethod
-    async def _read(response: httpx.Response) -> AsyncIterator[str]:
-        try:
-            async for line in response.aiter_lines():
-                if line.strip():
-                    yield line
-        except (httpx.TransportError, httpx.StreamError) as exc:
-            # Half a stream is no snapshot: fail loudly rather than return part of a category.
-            raise ServiceUnreachable(0, "stream_broken", type(exc).__name__) from exc
-
-
 class RegistryClient:
     """Calls to the registry with the caller's service token; errors are ``ServiceError``s."""
 
@@ -199,7 +153,7 @@ class RegistryClient:
         timeout: float = 30.0,
         retries: int = 3,
     ) -> None:
-        self._http = _StreamingClient(
+        self._http = ServiceClient(
             base_url, token, timeout=timeout, retries=retries, transport=transport
         )
 
@@ -228,7 +182,7 @@ class RegistryClient:
         params = {"format": "ndjson", "category": category}
         if status is not None:
             params["status"] = status
-        async for line in self._http.lines(self.PATHS["standards_by_category"][1], params):
+        async for line in self._http.stream_lines(self.PATHS["standards_by_category"][1], params):
             yield Disclosure.model_validate_json(line)
 
     async def get_standard(self, standard_id: uuid.UUID | str) -> StandardRecord:

@@ -173,7 +173,19 @@ def _document_problems(app: FastAPI) -> None:
         ):
             components.setdefault(name, sub)
         components["ProblemBody"].pop("$defs", None)
+        _require_if_match(schema)
         app.openapi_schema = schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _require_if_match(schema: dict[str, Any]) -> None:
+    """``If-Match`` is read as optional so that its absence is a 428, but callers must send it."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "header" and parameter.get("name") == "If-Match":
+                    parameter["required"] = True
+                    parameter.get("schema", {}).pop("anyOf", None)
+                    parameter["schema"] = {"type": "string", "maxLength": 1000}

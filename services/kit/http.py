@@ -7,7 +7,7 @@ passed on, and problem+json answers turned into typed exceptions.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import httpx
@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from services.kit.context import current_request_id
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 RETRY_STATUSES = {502, 503, 504}
 
@@ -81,6 +82,13 @@ def error_from_response(response: httpx.Response) -> ServiceError:
     return cls(status, code, detail, errors)
 
 
+class _Retry(Exception):
+    """One attempt failed in a way another attempt may not."""
+
+    def __init__(self, error: ServiceError) -> None:
+        self.error = error
+
+
 class ServiceClient:
     """HTTP calls to one other service."""
 
@@ -118,6 +126,36 @@ class ServiceClient:
         headers.update(extra or {})
         return headers
 
+    async def _with_retries(self, attempts: int, once: Callable[[], Awaitable[T]]) -> T:
+        """The one retry loop: connection failures and 502/503/504 are tried again."""
+        last: ServiceError | None = None
+        for attempt in range(attempts):
+            if attempt:
+                await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
+            try:
+                return await once()
+            except _Retry as retry:
+                last = retry.error
+            except httpx.TimeoutException:
+                last = ServiceUnreachable(0, "timeout", "the service did not answer in time")
+            except httpx.TransportError as exc:
+                # Refused, reset, broken protocol: the request may not have arrived.
+                last = ServiceUnreachable(0, "unreachable", type(exc).__name__)
+        assert last is not None
+        raise last
+
+    async def _send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
+        response = await self._client.send(request, stream=stream)
+        if response.status_code >= 400:
+            if stream:
+                await response.aread()
+                await response.aclose()
+            error = error_from_response(response)
+            if response.status_code in RETRY_STATUSES:
+                raise _Retry(error)
+            raise error
+        return response
+
     async def request(
         self,
         method: str,
@@ -136,30 +174,14 @@ class ServiceClient:
         if idempotency_key:
             extra["Idempotency-Key"] = idempotency_key
         safe_to_retry = method.upper() in {"GET", "HEAD", "PUT", "DELETE"} or bool(idempotency_key)
-        attempts = self.retries + 1 if safe_to_retry else 1
-        last: ServiceError | None = None
-        for attempt in range(attempts):
-            if attempt:
-                await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
-            try:
-                response = await self._client.request(
-                    method, path, json=json, params=params, headers=self._headers(extra)
-                )
-            except httpx.TimeoutException:
-                last = ServiceUnreachable(0, "timeout", "the service did not answer in time")
-                continue
-            except httpx.TransportError as exc:
-                # Refused, reset, broken protocol: the request may not have arrived.
-                last = ServiceUnreachable(0, "unreachable", type(exc).__name__)
-                continue
-            if response.status_code in RETRY_STATUSES:
-                last = error_from_response(response)
-                continue
-            if response.status_code >= 400:
-                raise error_from_response(response)
-            return response
-        assert last is not None
-        raise last
+
+        async def once() -> httpx.Response:
+            request = self._client.build_request(
+                method, path, json=json, params=params, headers=self._headers(extra)
+            )
+            return await self._send(request)
+
+        return await self._with_retries(self.retries + 1 if safe_to_retry else 1, once)
 
     async def get_model(
         self, path: str, model: type[M], params: Mapping[str, Any] | None = None
@@ -172,3 +194,26 @@ class ServiceClient:
     ) -> M:
         response = await self.request("POST", path, json=body, idempotency_key=idempotency_key)
         return model.model_validate_json(response.content)
+
+    async def stream_lines(
+        self, path: str, params: Mapping[str, Any] | None = None
+    ) -> AsyncIterator[str]:
+        """Non-blank lines of a long GET as they arrive. Retried like any read, but only
+        before the first line: after that the caller has data and must start over itself."""
+
+        async def open_stream() -> httpx.Response:
+            request = self._client.build_request(
+                "GET", path, params=params, headers=self._headers(None)
+            )
+            return await self._send(request, stream=True)
+
+        response = await self._with_retries(self.retries + 1, open_stream)
+        try:
+            async for line in response.aiter_lines():
+                if line.strip():
+                    yield line
+        except (httpx.TransportError, httpx.StreamError) as exc:
+            # Half a stream is no snapshot: fail loudly rather than return part of it.
+            raise ServiceUnreachable(0, "stream_broken", type(exc).__name__) from exc
+        finally:
+            await response.aclose()

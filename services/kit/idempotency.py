@@ -10,21 +10,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Request, Response
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kit.auth import OptionalPrincipal
-from services.kit.db import KitTables
+from services.kit.db import KitTables, SessionDep
 from services.kit.problems import ValidationFailed
 
 REPLAY_HEADER = "Idempotent-Replay"
+# What a retry must get back besides the body.
+KEPT_HEADERS = ("ETag", "Location")
+M = TypeVar("M")
 
 
 async def purge_expired(session: AsyncSession, tables: KitTables, ttl_hours: float) -> int:
@@ -50,21 +53,49 @@ def canonical_hash(body: bytes) -> str:
 
 
 class Idempotency:
-    """The key of one request (or none), with its scope: who called and which operation."""
+    """The key of one creating request (or none), its scope, and where its answer is kept.
 
-    def __init__(self, key: str | None, scope: str, request_hash: str) -> None:
+    A handler wraps its work in ``run``; headers the work sets on ``response`` (ETag,
+    Location) are kept with the body, so a retry gets exactly what the first call got.
+    """
+
+    def __init__(
+        self,
+        key: str | None,
+        scope: str,
+        request_hash: str,
+        *,
+        session: AsyncSession,
+        tables: KitTables,
+        response: Response,
+        status_code: int,
+    ) -> None:
         self.key = key
         self.scope = scope
         self.request_hash = request_hash
+        self.session = session
+        self.tables = tables
+        self.response = response
+        self.status_code = status_code
 
-    async def replay_or_reserve(
-        self, session: AsyncSession, tables: KitTables
-    ) -> JSONResponse | None:
-        """The stored response of an earlier request with this key, or None to go ahead."""
+    async def run(self, make: Callable[[], Awaitable[M]]) -> M | JSONResponse:
+        """The stored answer to an earlier request with this key, or ``make()``'s, kept."""
+        replay = await self._replay_or_reserve()
+        if replay is not None:
+            return replay
+        out = await make()
+        if self.key is not None:
+            headers = {
+                k: self.response.headers[k] for k in KEPT_HEADERS if k in self.response.headers
+            }
+            await self._store(jsonable_encoder(out), headers)
+        return out
+
+    async def _replay_or_reserve(self) -> JSONResponse | None:
         if self.key is None:
             return None
-        table = tables.idempotency
-        reserved = await session.execute(
+        table = self.tables.idempotency
+        reserved = await self.session.execute(
             insert(table)
             .values(scope=self.scope, key=self.key, request_hash=self.request_hash)
             .on_conflict_do_nothing()
@@ -72,8 +103,9 @@ class Idempotency:
         )
         if reserved.first() is not None:
             return None
+        # The first request may still be running: this read waits on its reserved row.
         row = (
-            await session.execute(
+            await self.session.execute(
                 select(table.c.request_hash, table.c.status_code, table.c.response).where(
                     table.c.scope == self.scope, table.c.key == self.key
                 )
@@ -92,47 +124,22 @@ class Idempotency:
             headers={**stored.get("headers", {}), REPLAY_HEADER: "true"},
         )
 
-    async def remember(
-        self,
-        session: AsyncSession,
-        tables: KitTables,
-        response: Response,
-        status_code: int,
-        body: BaseModel,
-    ) -> None:
-        """Store a route's result with the headers it set that a retry needs (its ETag)."""
-        etag = response.headers.get("ETag")
-        await self.store(
-            session,
-            tables,
-            status_code,
-            body.model_dump(mode="json"),
-            {"ETag": etag} if etag else None,
-        )
-
-    async def store(
-        self,
-        session: AsyncSession,
-        tables: KitTables,
-        status_code: int,
-        body: Any,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        """Keep the response (and headers such as ETag) for a retry to get the same."""
-        if self.key is None:
-            return
-        table = tables.idempotency
-        await session.execute(
+    async def _store(self, body: Any, headers: Mapping[str, str]) -> None:
+        table = self.tables.idempotency
+        await self.session.execute(
             table.update()
             .where(table.c.scope == self.scope, table.c.key == self.key)
             .values(
-                status_code=status_code, response={"body": body, "headers": dict(headers or {})}
+                status_code=self.status_code,
+                response={"body": body, "headers": dict(headers)},
             )
         )
 
 
 async def idempotency(
     request: Request,
+    response: Response,
+    session: SessionDep,
     principal: OptionalPrincipal,
     key: Annotated[
         str | None,
@@ -144,12 +151,20 @@ async def idempotency(
         ),
     ] = None,
 ) -> Idempotency:
-    body = await request.body()
+    body = await request.body() if key is not None else b""
     who = principal.sub if principal else "anonymous"
     route = request.scope.get("route")
     operation = getattr(route, "path", request.url.path)
     scope = f"{who}|{request.method}|{operation}"[:200]
-    return Idempotency(key, scope, canonical_hash(body))
+    return Idempotency(
+        key,
+        scope,
+        canonical_hash(body),
+        session=session,
+        tables=request.app.state.tables,
+        response=response,
+        status_code=getattr(route, "status_code", None) or 200,
+    )
 
 
 IdempotencyDep = Annotated[Idempotency, Depends(idempotency)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
@@ -12,6 +12,7 @@ from uuid import UUID
 from fastapi import Query
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
 from services.kit.problems import ValidationFailed
@@ -124,3 +125,41 @@ def next_cursor(rows: Sequence[Any], limit: int, key_of: Any) -> tuple[list[Any]
     if len(rows) > limit and items:
         return items, encode_cursor(key_of(items[-1]))
     return items, None
+
+
+def _key_getter(keys: Sequence[ColumnElement[Any] | QueryableAttribute[Any]]) -> Any:
+    names = [getattr(k, "key", None) or getattr(k, "name", None) for k in keys]
+
+    def key_of(row: Any) -> list[Any]:
+        mapping = getattr(row, "_mapping", None)
+        if mapping is not None:
+            return [mapping[name] for name in names]
+        return [getattr(row, name) for name in names]  # type: ignore[arg-type]
+
+    return key_of
+
+
+async def paginate(
+    session: AsyncSession,
+    stmt: Select[Any],
+    keys: Sequence[ColumnElement[Any] | QueryableAttribute[Any]],
+    cursor: str | None,
+    limit: int,
+    *,
+    item: Callable[[Any], T] | None = None,
+    descending: bool = False,
+    scalars: bool | None = None,
+) -> Page[T]:
+    """One page of ``stmt`` in ``keys`` order (unique together), after ``cursor``.
+
+    Rows are ORM objects when the statement selects one entity (``scalars``), else row
+    tuples; the cursor is made from the ``keys`` of the last row, by name.
+    """
+    result = await session.execute(keyset(stmt, keys, cursor, limit, descending=descending))
+    if scalars is None:
+        described = stmt.column_descriptions
+        scalars = len(described) == 1 and described[0]["expr"] is described[0]["entity"]
+    one_entity = scalars
+    rows: Sequence[Any] = result.scalars().all() if one_entity else result.all()
+    items, nxt = next_cursor(rows, limit, _key_getter(keys))
+    return Page[Any](items=[item(row) for row in items] if item else items, next_cursor=nxt)

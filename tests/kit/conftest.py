@@ -35,13 +35,11 @@ router = APIRouter(prefix="/v1/kit")
 async def create_thing(
     body: Thing, session: SessionDep, idem: IdempotencyDep, principal: CurrentPrincipal
 ) -> dict[str, object]:
-    replay = await idem.replay_or_reserve(session, kit_tables)
-    if replay is not None:
-        return replay  # type: ignore[return-value]
-    await audit.record(session, kit_tables, principal, "create", "thing", body.name)
-    result = {"name": body.name, "size": body.size}
-    await idem.store(session, kit_tables, 201, result)
-    return result
+    async def make() -> dict[str, object]:
+        await audit.record(session, kit_tables, principal, "create", "thing", body.name)
+        return {"name": body.name, "size": body.size}
+
+    return await idem.run(make)  # type: ignore[return-value]
 
 
 @router.post("/things-then-fail")

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from services.kit.db import SessionDep
-from services.kit.pagination import CursorQuery, LimitQuery, Page, keyset, next_cursor
+from services.kit.pagination import CursorQuery, LimitQuery, Page, paginate
 from services.kit.problems import PROBLEM_RESPONSES, NotFound
 from services.registry.models import Category, CategoryIndicator
 
@@ -57,11 +57,9 @@ def _out(cat: Category, words: list[IndicatorWord]) -> CategoryOut:
 async def list_categories(
     session: SessionDep, limit: LimitQuery = 20, cursor: CursorQuery = None
 ) -> Page[CategoryOut]:
-    stmt = keyset(select(Category), [Category.code], cursor, limit)
-    rows = (await session.execute(stmt)).scalars().all()
-    items, nxt = next_cursor(rows, limit, lambda c: [c.code])
-    words = await _indicators(session, [c.code for c in items])
-    return Page(items=[_out(c, words[c.code]) for c in items], next_cursor=nxt)
+    page: Page[Category] = await paginate(session, select(Category), [Category.code], cursor, limit)
+    words = await _indicators(session, [c.code for c in page.items])
+    return Page(items=[_out(c, words[c.code]) for c in page.items], next_cursor=page.next_cursor)
 
 
 @router.get(

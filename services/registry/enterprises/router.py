@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import JSONResponse
 
 from services.kit.auth import CurrentPrincipal, OptionalPrincipal
 from services.kit.db import SessionDep
 from services.kit.idempotency import IdempotencyDep
-from services.kit.pagination import CursorQuery, LimitQuery, Page, next_cursor
+from services.kit.pagination import CursorQuery, LimitQuery, Page
+from services.kit.preconditions import IfMatchDep, etag
 from services.kit.problems import PROBLEM_RESPONSES, NotFound
-from services.registry.common import can_see_private, etag
+from services.registry.common import can_see_private
 from services.registry.enterprises import service
 from services.registry.enterprises.schemas import (
     EnterpriseCreate,
@@ -20,7 +21,6 @@ from services.registry.enterprises.schemas import (
     EnterprisePatch,
     EnterprisePublic,
 )
-from services.registry.models import kit_tables
 
 router = APIRouter(prefix="/v1/enterprises", tags=["enterprises"], responses=PROBLEM_RESPONSES)
 
@@ -36,16 +36,13 @@ async def create_enterprise(
     session: SessionDep,
     principal: CurrentPrincipal,
     idem: IdempotencyDep,
-    response: Response,
 ) -> EnterpriseFull | JSONResponse:
-    replay = await idem.replay_or_reserve(session, kit_tables)
-    if replay is not None:
-        return replay
-    enterprise = await service.create(session, principal, body)
-    out = service.full_view(enterprise)
-    response.headers["ETag"] = etag(enterprise.row_version)
-    await idem.remember(session, kit_tables, response, 201, out)
-    return out
+    async def make() -> EnterpriseFull:
+        enterprise = await service.create(session, principal, body)
+        idem.response.headers["ETag"] = etag(enterprise.row_version)
+        return service.full_view(enterprise)
+
+    return await idem.run(make)
 
 
 @router.get("", summary="List enterprises", response_model=Page[EnterprisePublic])
@@ -56,11 +53,9 @@ async def list_enterprises(
     limit: LimitQuery = 20,
     cursor: CursorQuery = None,
 ) -> Page[EnterprisePublic]:
-    rows = await service.list_public(
+    return await service.list_public(
         session, region=region, verification=verification, cursor=cursor, limit=limit
     )
-    items, nxt = next_cursor(rows, limit, lambda e: [e.uscc])
-    return Page(items=[service.public_view(e) for e in items], next_cursor=nxt)
 
 
 @router.get(
@@ -90,8 +85,8 @@ async def patch_enterprise(
     session: SessionDep,
     principal: CurrentPrincipal,
     response: Response,
-    if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+    precondition: IfMatchDep,
 ) -> EnterpriseFull:
-    enterprise = await service.patch(session, principal, uscc, body, if_match)
+    enterprise = await service.patch(session, principal, uscc, body, precondition)
     response.headers["ETag"] = etag(enterprise.row_version)
     return service.full_view(enterprise)

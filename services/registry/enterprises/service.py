@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import select, update
@@ -11,11 +10,12 @@ from stdnum.cn import uscc as stdnum_uscc
 
 from services.kit import audit
 from services.kit.auth import Principal, Role
-from services.kit.pagination import keyset
+from services.kit.pagination import Page, paginate
+from services.kit.preconditions import Precondition
 from services.kit.problems import Conflict, Forbidden, NotFound, ValidationFailed
 from services.registry import rules
 from services.registry.changes import repository as changes
-from services.registry.common import authorise_write, check_if_match, rule_problem
+from services.registry.common import authorise_write, rule_problem
 from services.registry.enterprises.schemas import (
     EnterpriseCreate,
     EnterpriseFull,
@@ -118,14 +118,14 @@ async def patch(
     principal: Principal,
     uscc: str,
     body: EnterprisePatch,
-    if_match: str | None,
+    precondition: Precondition,
 ) -> Enterprise:
     enterprise = await get(session, uscc, for_update=True)
     authorise_write(principal, enterprise.uscc)
     changes_requested = body.model_dump(exclude_unset=True)
     if REGULATOR_FIELDS & changes_requested.keys() and principal.role is not Role.regulator:
         raise Forbidden("only a regulator may verify or block an enterprise")
-    check_if_match(if_match, enterprise.row_version)
+    precondition.check(enterprise.row_version)
     if "region" in changes_requested and body.region is not None:
         enterprise.region = validated_region(
             enterprise.uscc, body.region, enterprise.uscc_exception
@@ -186,11 +186,10 @@ async def list_public(
     verification: str | None,
     cursor: str | None,
     limit: int,
-) -> Sequence[Enterprise]:
+) -> Page[EnterprisePublic]:
     stmt = select(Enterprise).where(Enterprise.blocked.is_(False))
     if region:
         stmt = stmt.where(Enterprise.region.startswith(region, autoescape=True))
     if verification:
         stmt = stmt.where(Enterprise.verification == verification)
-    stmt = keyset(stmt, [Enterprise.uscc], cursor, limit)
-    return (await session.execute(stmt)).scalars().all()
+    return await paginate(session, stmt, [Enterprise.uscc], cursor, limit, item=public_view)

@@ -6,16 +6,15 @@ import uuid
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 from fastapi.responses import JSONResponse
 
 from services.kit.auth import CurrentPrincipal, OptionalPrincipal
 from services.kit.db import SessionDep
 from services.kit.idempotency import IdempotencyDep
-from services.kit.pagination import CursorQuery, LimitQuery, Page, next_cursor
+from services.kit.pagination import CursorQuery, LimitQuery, Page
+from services.kit.preconditions import IfMatchDep, etag
 from services.kit.problems import PROBLEM_RESPONSES, ValidationFailed
-from services.registry.common import etag
-from services.registry.models import kit_tables
 from services.registry.standards import service
 from services.registry.standards.schemas import (
     StandardContent,
@@ -29,7 +28,6 @@ from services.registry.standards.schemas import (
 )
 
 router = APIRouter(prefix="/v1/standards", tags=["standards"], responses=PROBLEM_RESPONSES)
-IfMatch = Annotated[str | None, Header(alias="If-Match", description="ETag of the standard")]
 
 
 class SearchParams:
@@ -78,16 +76,14 @@ async def create_standard(
     session: SessionDep,
     principal: CurrentPrincipal,
     idem: IdempotencyDep,
-    response: Response,
 ) -> StandardOut | JSONResponse:
-    replay = await idem.replay_or_reserve(session, kit_tables)
-    if replay is not None:
-        return replay
-    std = await service.create(session, principal, body)
-    _, out = await service.get_view(session, std.id, principal)
-    response.headers["ETag"] = etag(std.row_version)
-    await idem.remember(session, kit_tables, response, 201, out)
-    return out
+    async def make() -> StandardOut:
+        std = await service.create(session, principal, body)
+        _, out = await service.get_view(session, std.id, principal)
+        idem.response.headers["ETag"] = etag(std.row_version)
+        return out
+
+    return await idem.run(make)
 
 
 @router.get("", summary="Search declared standards", response_model=Page[StandardSummary])
@@ -98,9 +94,7 @@ async def search_standards(
     limit: LimitQuery = 20,
     cursor: CursorQuery = None,
 ) -> Page[StandardSummary]:
-    rows = await service.search(session, params.filters, principal, cursor, limit)
-    items, nxt = next_cursor(rows, limit, lambda s: [s.id])
-    return Page(items=[service.summary(s) for s in items], next_cursor=nxt)
+    return await service.search(session, params.filters, principal, cursor, limit)
 
 
 @router.get(
@@ -126,9 +120,9 @@ async def create_version(
     session: SessionDep,
     principal: CurrentPrincipal,
     response: Response,
-    if_match: IfMatch = None,
+    precondition: IfMatchDep,
 ) -> StandardOut:
-    std = await service.add_version(session, principal, standard_id, body, if_match)
+    std = await service.add_version(session, principal, standard_id, body, precondition)
     _, out = await service.get_view(session, std.id, principal)
     response.headers["ETag"] = etag(std.row_version)
     return out
@@ -146,12 +140,7 @@ async def list_versions(
     limit: LimitQuery = 20,
     cursor: CursorQuery = None,
 ) -> Page[VersionSummary]:
-    rows = await service.versions(session, standard_id, principal, cursor, limit)
-    items, nxt = next_cursor(rows, limit, lambda v: [v.n])
-    return Page(
-        items=[VersionSummary.model_validate(v, from_attributes=True) for v in items],
-        next_cursor=nxt,
-    )
+    return await service.versions(session, standard_id, principal, cursor, limit)
 
 
 @router.get(
@@ -189,9 +178,9 @@ async def withdraw_standard(
     session: SessionDep,
     principal: CurrentPrincipal,
     response: Response,
-    if_match: IfMatch = None,
+    precondition: IfMatchDep,
 ) -> StandardOut:
-    std = await service.withdraw(session, principal, standard_id, body.reason, if_match)
+    std = await service.withdraw(session, principal, standard_id, body.reason, precondition)
     _, out = await service.get_view(session, std.id, principal)
     response.headers["ETag"] = etag(std.row_version)
     return out

@@ -6,7 +6,6 @@ import dataclasses
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
@@ -17,11 +16,12 @@ from sqlalchemy.orm import aliased
 
 from services.kit import audit
 from services.kit.auth import Principal, Role
-from services.kit.pagination import keyset
+from services.kit.pagination import Page, keyset, next_cursor, paginate
+from services.kit.preconditions import Precondition
 from services.kit.problems import Conflict, FieldError, NotFound, ValidationFailed
 from services.registry import rules
 from services.registry.changes import repository as changes
-from services.registry.common import authorise_write, check_if_match
+from services.registry.common import authorise_write
 from services.registry.models import (
     CategoryIndicator,
     Enterprise,
@@ -35,6 +35,7 @@ from services.registry.standards.schemas import (
     StandardOut,
     StandardSummary,
     VersionCreate,
+    VersionSummary,
 )
 
 S = TypeVar("S", bound=Select[Any])
@@ -304,10 +305,10 @@ async def add_version(
     principal: Principal,
     standard_id: uuid.UUID,
     body: VersionCreate,
-    if_match: str | None,
+    precondition: Precondition,
 ) -> Standard:
     std, enterprise = await get_for_write(session, principal, standard_id)
-    check_if_match(if_match, std.row_version)
+    precondition.check(std.row_version)
     if std.status != "current":
         raise Conflict(f"the standard is {std.status}; it takes no new versions", code="withdrawn")
     checked = check_content(
@@ -335,10 +336,10 @@ async def withdraw(
     principal: Principal,
     standard_id: uuid.UUID,
     reason: str,
-    if_match: str | None,
+    precondition: Precondition,
 ) -> Standard:
     std, _ = await get_for_write(session, principal, standard_id)
-    check_if_match(if_match, std.row_version)
+    precondition.check(std.row_version)
     if std.status != "current":
         raise Conflict(f"the standard is already {std.status}", code="withdrawn")
     now = datetime.now(UTC)
@@ -504,7 +505,7 @@ async def search(
     principal: Principal | None,
     cursor: str | None,
     limit: int,
-) -> Sequence[Standard]:
+) -> Page[StandardSummary]:
     """One page of the search, in id order.
 
     A common word (电饭锅 in a million disclosures) matches tens of thousands of rows, and the
@@ -527,9 +528,16 @@ async def search(
         probe = select(near).where(near_match).order_by(near.id).limit(limit + 1)
         rows = (await session.execute(probe)).scalars().all()
         if len(rows) > limit:
-            return rows
-    stmt = keyset(filtered(select(Standard), f, principal), [Standard.id], cursor, limit)
-    return (await session.execute(stmt)).scalars().all()
+            items, nxt = next_cursor(rows, limit, lambda s: [s.id])
+            return Page(items=[summary(s) for s in items], next_cursor=nxt)
+    return await paginate(
+        session,
+        filtered(select(Standard), f, principal),
+        [Standard.id],
+        cursor,
+        limit,
+        item=summary,
+    )
 
 
 async def _visible(
@@ -550,15 +558,16 @@ async def versions(
     principal: Principal | None,
     cursor: str | None,
     limit: int,
-) -> Sequence[StandardVersion]:
+) -> Page[VersionSummary]:
     await _visible(session, standard_id, principal)
-    stmt = keyset(
+    return await paginate(
+        session,
         select(StandardVersion).where(StandardVersion.standard_id == standard_id),
         [StandardVersion.n],
         cursor,
         limit,
+        item=lambda v: VersionSummary.model_validate(v, from_attributes=True),
     )
-    return (await session.execute(stmt)).scalars().all()
 
 
 async def version(
