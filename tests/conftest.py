@@ -252,14 +252,14 @@ def client_for(app: FastAPI) -> httpx.AsyncClient:
 
 
 def service_settings(cls: Any, database_url: str, **overrides: Any) -> Any:
-    return cls(
-        database_url=database_url,
-        environment="test",
-        outbox_relay_enabled=False,
-        log_json=False,
-        log_level="WARNING",
-        **overrides,
-    )
+    defaults: dict[str, Any] = {
+        "environment": "test",
+        "outbox_relay_enabled": False,
+        "background_enabled": False,
+        "log_json": False,
+        "log_level": "WARNING",
+    }
+    return cls(database_url=database_url, **(defaults | overrides))
 
 
 @pytest_asyncio.fixture(loop_scope="session")

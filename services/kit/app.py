@@ -19,6 +19,8 @@ from fastapi.staticfiles import StaticFiles
 
 from services.kit import health
 from services.kit.auth import ServiceTokenProvider, TokenVerifier
+from services.kit.background import Periodic
+from services.kit.clock import Clock, SystemClock
 from services.kit.db import Database, KitTables
 from services.kit.http import ServiceClient
 from services.kit.idempotency import purge_expired
@@ -49,11 +51,14 @@ def build_app(
     peers: Mapping[str, str] | None = None,
     body_limit_overrides: dict[str, int] | None = None,
     integrity_codes: Mapping[str, str] | None = None,
+    background: Sequence[Periodic] = (),
+    clock: Clock | None = None,
 ) -> FastAPI:
     """A service app with the kit mounted.
 
     ``peers`` maps a service name to its base URL; the app gets a ``ServiceClient`` for each
     (``app.state.clients``) and, when enabled, an outbox relay delivering to them.
+    ``background`` steps run in every replica while the app is up (``background_enabled``).
     """
     configure_logging(settings.log_level, settings.log_json)
 
@@ -62,6 +67,10 @@ def build_app(
         stop = asyncio.Event()
         relay_task: asyncio.Task[None] | None = None
         upkeep = asyncio.create_task(_maintain(app, tables, stop))
+        workers = [
+            asyncio.create_task(job.run_forever(app, stop))
+            for job in (background if settings.background_enabled else ())
+        ]
         if settings.outbox_relay_enabled and app.state.clients:
             relay = OutboxRelay(app.state.db.sessionmaker, tables, app.state.clients)
             relay_task = asyncio.create_task(relay.run_forever(stop, settings.outbox_poll_seconds))
@@ -72,6 +81,7 @@ def build_app(
             if relay_task is not None:
                 await relay_task
             await upkeep
+            await asyncio.gather(*workers)
             for client in app.state.clients.values():
                 await client.aclose()
             await app.state.db.dispose()
@@ -93,6 +103,7 @@ def build_app(
     app.state.metrics = Metrics(settings.service_name)
     app.state.tables = tables
     app.state.calendar = WorkdayCalendar.from_file(settings.workday_calendar_file)
+    app.state.clock = clock or SystemClock()
     tokens = ServiceTokenProvider(settings) if peers else None
     app.state.clients = {
         name: ServiceClient(

@@ -60,6 +60,8 @@ class ServiceSettings(BaseSettings):
     maintenance_interval_seconds: float = Field(default=3600, gt=0)
 
     outbox_relay_enabled: bool = True
+    # Periodic background steps of the service (deadlines, windows, feeds); safe in every replica.
+    background_enabled: bool = True
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
     http_timeout_seconds: float = Field(default=5.0, gt=0)
 

@@ -266,3 +266,29 @@ def test_error_message_lists_every_problem():
     data["categories"][1]["parent"] = "NOPE"
     with pytest.raises(CatalogueError, match=r"^invalid category catalogue: category 'HA-RICE"):
         parse_catalogue(data)
+
+
+async def test_migrated_catalogue_is_the_shipped_one(session):
+    """A change to categories.json needs a migration of its own: the database must say so."""
+    from sqlalchemy import select
+
+    from services.registry.models import Category, CategoryIndicator
+
+    shipped = load_catalogue()
+    rows = (await session.execute(select(Category).order_by(Category.position))).scalars().all()
+    assert [(c.code, c.name, c.parent, c.gbt4754) for c in rows] == [
+        (c.code, c.name, c.parent, c.gbt4754) for c in shipped
+    ]
+    words = (
+        await session.execute(
+            select(CategoryIndicator).order_by(
+                CategoryIndicator.category_code, CategoryIndicator.position
+            )
+        )
+    ).scalars()
+    stored = {(w.category_code, w.code, w.unit, w.direction, w.national_requirement) for w in words}
+    assert stored == {
+        (c.code, i.code, i.unit, i.direction, i.national_requirement)
+        for c in shipped
+        for i in c.indicators
+    }

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.kit import streams
 from services.kit.problems import ValidationFailed
 from services.registry.models import Change, Enterprise, Standard, StandardVersion, kit_tables
 from services.registry.sync import service as sync_service
@@ -240,7 +241,7 @@ async def test_ndjson_streamed_in_odd_chunks_with_a_malformed_line(registry_clie
 
 
 async def test_ndjson_line_longer_than_the_limit_is_rejected_alone(registry_client, monkeypatch):
-    monkeypatch.setattr(sync_service, "MAX_ITEM_BYTES", 3000)
+    monkeypatch.setattr(streams, "MAX_ITEM_BYTES", 3000)
     uscc = make_uscc()
     long_item = item(uscc, source(), 2, name="长" * 2000)
     lines = [item(uscc, source(), 1), long_item, item(uscc, source(), 3)]
@@ -504,7 +505,7 @@ async def collect(chunks: list[bytes]) -> list[Any]:
         for chunk in chunks:
             yield chunk
 
-    return [x async for x in sync_service.json_array_items(source_chunks())]
+    return [x async for x in streams.json_array_items(source_chunks())]
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 5, 64])
@@ -644,7 +645,7 @@ async def test_array_scalars_split_across_chunks_decode_like_json(chunks):
         for c in chunks:
             yield c
 
-    decoded = [v async for v in sync_service.json_array_items(stream())]
+    decoded = [v async for v in streams.json_array_items(stream())]
     assert decoded == json.loads(b"".join(chunks).decode("utf-8-sig"))
 
 
@@ -660,7 +661,7 @@ async def test_json_the_decoder_cannot_hold_is_a_422_not_a_crash(body):
         yield body
 
     with pytest.raises(ValidationFailed):
-        _ = [v async for v in sync_service.json_array_items(stream())]
+        _ = [v async for v in streams.json_array_items(stream())]
 
 
 async def test_ndjson_lines_the_decoder_cannot_hold_reject_only_themselves():
@@ -669,19 +670,19 @@ async def test_ndjson_lines_the_decoder_cannot_hold_reject_only_themselves():
     async def stream():
         yield b"\n".join(lines)
 
-    decoded = [v async for v in sync_service.ndjson_items(stream())]
+    decoded = [v async for v in streams.ndjson_items(stream())]
     assert [type(v).__name__ for v in decoded] == ["Malformed", "Malformed", "dict"]
 
 
 async def test_an_item_over_the_byte_limit_in_an_array_is_refused(monkeypatch):
-    monkeypatch.setattr(sync_service, "MAX_ITEM_BYTES", 1000)
+    monkeypatch.setattr(streams, "MAX_ITEM_BYTES", 1000)
     body = json.dumps([{"name": "天" * 400}], ensure_ascii=False).encode()  # 1,200+ bytes
 
     async def stream():
         yield body
 
     with pytest.raises(ValidationFailed, match="at most 1000 bytes"):
-        _ = [v async for v in sync_service.json_array_items(stream())]
+        _ = [v async for v in streams.json_array_items(stream())]
 
 
 async def test_a_lone_surrogate_is_rejected_with_its_item_only(registry_client):

@@ -11,9 +11,9 @@ from fastapi.responses import StreamingResponse
 
 from services.kit.auth import OptionalPrincipal
 from services.kit.problems import PROBLEM_RESPONSES
+from services.kit.streams import inline_schema
 from services.registry.exports import service
 from services.registry.standards.router import SearchParams
-from services.registry.sync.schemas import inline_schema
 
 router = APIRouter(prefix="/v1/exports", tags=["exports"], responses=PROBLEM_RESPONSES)
 SHANGHAI = ZoneInfo("Asia/Shanghai")

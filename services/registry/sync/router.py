@@ -9,8 +9,9 @@ from fastapi import APIRouter, Depends, Request
 from services.kit.auth import Principal, Role, require_roles
 from services.kit.db import SessionDep
 from services.kit.problems import PROBLEM_MEDIA_TYPE, PROBLEM_RESPONSES
+from services.kit.streams import inline_schema, read_items
 from services.registry.sync import service
-from services.registry.sync.schemas import SyncItem, SyncReport, inline_schema
+from services.registry.sync.schemas import SyncItem, SyncReport
 
 router = APIRouter(prefix="/v1/sync", tags=["sync"], responses=PROBLEM_RESPONSES)
 
@@ -55,5 +56,5 @@ _BODY: dict[str, Any] = {
 async def sync_standards(
     request: Request, session: SessionDep, principal: SyncPrincipal
 ) -> SyncReport:
-    items = service.read_items(request.headers.get("content-type"), request.stream())
+    items = read_items(request.headers.get("content-type"), request.stream())
     return await service.sync(session, principal, items)
