@@ -12,8 +12,8 @@ from services.kit.db import SessionDep
 from services.kit.idempotency import IdempotencyDep
 from services.kit.pagination import CursorQuery, LimitQuery, Page
 from services.kit.preconditions import IfMatchDep, etag
-from services.kit.problems import PROBLEM_RESPONSES, NotFound
-from services.registry.common import can_see_private
+from services.kit.problems import PROBLEM_RESPONSES
+from services.registry import policy
 from services.registry.enterprises import service
 from services.registry.enterprises.schemas import (
     EnterpriseCreate,
@@ -67,9 +67,8 @@ async def get_enterprise(
     uscc: str, session: SessionDep, principal: OptionalPrincipal, response: Response
 ) -> EnterpriseFull | EnterprisePublic:
     enterprise = await service.get(session, uscc)
-    private = can_see_private(principal, enterprise.uscc)
-    if enterprise.blocked and not private:
-        raise NotFound(f"no enterprise {uscc}")
+    policy.authorise_enterprise_read(principal, enterprise.uscc, enterprise.blocked)
+    private = policy.sees_private(principal, enterprise.uscc)
     response.headers["ETag"] = etag(enterprise.row_version)
     return service.full_view(enterprise) if private else service.public_view(enterprise)
 

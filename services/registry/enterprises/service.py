@@ -9,13 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum.cn import uscc as stdnum_uscc
 
 from services.kit import audit
-from services.kit.auth import Principal, Role
+from services.kit.auth import Principal
 from services.kit.pagination import Page, paginate
 from services.kit.preconditions import Precondition
-from services.kit.problems import Conflict, Forbidden, NotFound, ValidationFailed
-from services.registry import rules
+from services.kit.problems import Conflict, FieldError, NotFound, ValidationFailed
+from services.registry import policy, rules
 from services.registry.changes import repository as changes
-from services.registry.common import authorise_write, rule_problem
 from services.registry.enterprises.schemas import (
     EnterpriseCreate,
     EnterpriseFull,
@@ -31,21 +30,21 @@ def validated_uscc(raw: str, exception: str | None, principal: Principal | None)
         return rules.validate_uscc(raw)
     except rules.RuleError as err:
         value = raw.strip().upper()
-        if exception and principal and principal.role is Role.regulator and len(value) == 18:
+        if exception and policy.may_record_uscc_exception(principal) and len(value) == 18:
             try:
                 # Well-formed but for the check character: that is what an exception is for.
                 rules.validate_uscc(value[:17] + stdnum_uscc.calc_check_digit(value[:17]))
                 return value
             except (rules.RuleError, KeyError, ValueError, IndexError):
                 pass
-        raise rule_problem(err) from None
+        raise _rule_problem(err) from None
 
 
 def validated_region(uscc: str, region: str, exception: str | None) -> str:
     try:
         region = rules.validate_region(region)
     except rules.RuleError as err:
-        raise rule_problem(err) from None
+        raise _rule_problem(err) from None
     if exception is None and not rules.region_consistent(uscc, region):
         raise ValidationFailed.for_field(
             "region",
@@ -74,10 +73,10 @@ async def get(session: AsyncSession, uscc: str, *, for_update: bool = False) -> 
 
 
 async def create(session: AsyncSession, principal: Principal, body: EnterpriseCreate) -> Enterprise:
-    if body.uscc_exception is not None and principal.role is not Role.regulator:
-        raise Forbidden("only a regulator may record a USCC exception")
+    if body.uscc_exception is not None:
+        policy.authorise_uscc_exception(principal)
     uscc = validated_uscc(body.uscc, body.uscc_exception, principal)
-    authorise_write(principal, uscc)
+    policy.authorise_enterprise_create(principal, uscc)
     region = validated_region(uscc, body.region, body.uscc_exception)
     existing = await session.get(Enterprise, uscc)
     if existing is not None:
@@ -110,9 +109,6 @@ async def create(session: AsyncSession, principal: Principal, body: EnterpriseCr
     return enterprise
 
 
-REGULATOR_FIELDS = {"verification", "blocked", "blocked_reason"}
-
-
 async def patch(
     session: AsyncSession,
     principal: Principal,
@@ -121,10 +117,10 @@ async def patch(
     precondition: Precondition,
 ) -> Enterprise:
     enterprise = await get(session, uscc, for_update=True)
-    authorise_write(principal, enterprise.uscc)
     changes_requested = body.model_dump(exclude_unset=True)
-    if REGULATOR_FIELDS & changes_requested.keys() and principal.role is not Role.regulator:
-        raise Forbidden("only a regulator may verify or block an enterprise")
+    policy.authorise_enterprise_update(
+        principal, enterprise.uscc, enterprise.blocked, set(changes_requested)
+    )
     precondition.check(enterprise.row_version)
     if "region" in changes_requested and body.region is not None:
         enterprise.region = validated_region(
@@ -151,7 +147,9 @@ async def patch(
         enterprise.blocked = body.blocked
         enterprise.blocked_reason = body.blocked_reason if body.blocked else None
         await session.execute(
-            update(Standard).where(Standard.uscc == enterprise.uscc).values(hidden=body.blocked)
+            update(Standard)
+            .where(Standard.uscc == enterprise.uscc)
+            .values(hidden=policy.hidden_for(body.blocked))
         )
         events.append("enterprise.blocked" if body.blocked else "enterprise.unblocked")
     if "name" in changes_requested or "region" in changes_requested:
@@ -193,3 +191,11 @@ async def list_public(
     if verification:
         stmt = stmt.where(Enterprise.verification == verification)
     return await paginate(session, stmt, [Enterprise.uscc], cursor, limit, item=public_view)
+
+
+def _rule_problem(err: rules.RuleError) -> ValidationFailed:
+    return ValidationFailed(
+        f"{err.field}: {err.message}",
+        code=err.code,
+        errors=[FieldError(field=err.field, message=err.message)],
+    )

@@ -15,13 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from services.kit import audit
-from services.kit.auth import Principal, Role
+from services.kit.auth import Principal
 from services.kit.pagination import Page, keyset, next_cursor, paginate
 from services.kit.preconditions import Precondition
 from services.kit.problems import Conflict, FieldError, NotFound, ValidationFailed
-from services.registry import rules
+from services.registry import policy, rules
 from services.registry.changes import repository as changes
-from services.registry.common import authorise_write
 from services.registry.models import (
     CategoryIndicator,
     Enterprise,
@@ -195,7 +194,7 @@ async def enterprise_for_write(
     session: AsyncSession, principal: Principal, uscc: str
 ) -> Enterprise:
     uscc = uscc.strip().upper()
-    authorise_write(principal, uscc)
+    policy.authorise_standard_declare(principal, uscc)
     enterprise = await lock_enterprise(session, uscc)
     if enterprise is None:
         raise ValidationFailed.for_field("uscc", f"no enterprise {uscc}", code="unknown_enterprise")
@@ -222,7 +221,7 @@ async def create(session: AsyncSession, principal: Principal, body: StandardCrea
         )
     std = Standard(id=uuid.uuid4(), uscc=enterprise.uscc, status="current", current_version=1)
     std.row_version = 1
-    std.hidden = enterprise.blocked
+    std.hidden = policy.hidden_for(enterprise.blocked)
     apply_content(std, checked, enterprise)
     session.add(std)
     session.add(_version(std.id, 1, "initial", checked, principal, None))
@@ -276,12 +275,15 @@ async def get_for_write(
     session: AsyncSession, principal: Principal, standard_id: uuid.UUID
 ) -> tuple[Standard, Enterprise]:
     """The standard and its enterprise, locked in that order (see lock_enterprise)."""
-    uscc = (
-        await session.execute(select(Standard.uscc).where(Standard.id == standard_id))
-    ).scalar_one_or_none()
-    if uscc is None:
+    found = (
+        await session.execute(
+            select(Standard.uscc, Standard.hidden).where(Standard.id == standard_id)
+        )
+    ).one_or_none()
+    if found is None:
         raise NotFound(f"no standard {standard_id}")
-    authorise_write(principal, uscc)
+    uscc = found.uscc
+    policy.authorise_standard_write(principal, uscc, found.hidden)
     enterprise = await lock_enterprise(session, uscc)
     std = (
         await session.execute(select(Standard).where(Standard.id == standard_id).with_for_update())
@@ -377,18 +379,6 @@ async def reindex_enterprise(session: AsyncSession, enterprise: Enterprise) -> N
         std.region = enterprise.region
 
 
-def privileged(principal: Principal | None, uscc: str | None = None) -> bool:
-    """Who sees disclosures of blocked enterprises: regulators, sync, and the owner.
-
-    Not the other services: ranking must never rank what the public may not see.
-    """
-    if principal is None:
-        return False
-    if principal.role in (Role.regulator, Role.sync):
-        return True
-    return principal.role is Role.enterprise and uscc is not None and principal.org == uscc
-
-
 async def get_view(
     session: AsyncSession, standard_id: uuid.UUID, principal: Principal | None
 ) -> tuple[Standard, StandardOut]:
@@ -406,9 +396,10 @@ async def get_view(
             .where(Standard.id == standard_id)
         )
     ).one_or_none()
-    if row is None or (row[0].hidden and not privileged(principal, row[0].uscc)):
+    if row is None:
         raise NotFound(f"no standard {standard_id}")
     std, content, enterprise_name = row
+    policy.authorise_standard_read(principal, std.uscc, std.hidden)
     return std, StandardOut(
         **summary(std).model_dump(),
         enterprise_name=enterprise_name,
@@ -454,11 +445,7 @@ def _prefix_range(prefix: str) -> tuple[str, str]:
 
 def filtered(stmt: S, f: SearchFilters, principal: Principal | None) -> S:
     """Apply the public search filters (shared by search and export)."""
-    if not privileged(principal):
-        if principal is not None and principal.role is Role.enterprise:
-            stmt = stmt.where(or_(Standard.hidden.is_(False), Standard.uscc == principal.org))
-        else:
-            stmt = stmt.where(Standard.hidden.is_(False))
+    stmt = stmt.where(policy.visible_standards(principal, Standard))
     if f.category:
         stmt = stmt.where(Standard.category_code == f.category)
     if f.region:
@@ -548,8 +535,9 @@ async def _visible(
             select(Standard.hidden, Standard.uscc).where(Standard.id == standard_id)
         )
     ).one_or_none()
-    if row is None or (row.hidden and not privileged(principal, row.uscc)):
+    if row is None:
         raise NotFound(f"no standard {standard_id}")
+    policy.authorise_standard_read(principal, row.uscc, row.hidden)
 
 
 async def versions(

@@ -37,7 +37,7 @@ from services.kit.auth import Principal
 from services.kit.context import current_request_id
 from services.kit.problems import FieldError, PayloadTooLarge, ValidationFailed
 from services.kit.streams import Malformed
-from services.registry import rules
+from services.registry import policy, rules
 from services.registry.changes import repository as changes
 from services.registry.enterprises.service import validated_region, validated_uscc
 from services.registry.models import (
@@ -663,7 +663,7 @@ class _Run:
                 "row_version": 1,
                 "withdrawn_reason": item.withdrawn_reason,
                 "withdrawn_at": chunk.now if withdrawn else None,
-                "hidden": blocked,
+                "hidden": policy.hidden_for(blocked),
                 "created_at": chunk.now,
                 "updated_at": chunk.now,
             }
