@@ -241,8 +241,15 @@ def auth(role: Role | str, org: str | None = None, sub: str | None = None) -> di
 
 
 def bind_app(app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession]) -> FastAPI:
-    """Point an app's per-request sessions at the test's transaction."""
+    """Point an app's per-request sessions and plain reads at the test's transaction."""
     app.state.db.sessionmaker = sessionmaker
+    bind = sessionmaker.kw["bind"]
+
+    @contextlib.asynccontextmanager
+    async def reader() -> AsyncIterator[Any]:
+        yield await bind.get_raw_connection()
+
+    app.state.db.reader = reader
     return app
 
 

@@ -6,6 +6,7 @@ and repositories never commit themselves.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
@@ -25,6 +26,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine.interfaces import PoolProxiedConnection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -139,6 +141,12 @@ class Database:
         self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False
         )
+
+    @contextlib.asynccontextmanager
+    async def reader(self) -> AsyncIterator[PoolProxiedConnection]:
+        """A pooled connection outside any transaction, for plain reads (see kit.reads)."""
+        async with self.engine.connect() as conn:
+            yield await conn.get_raw_connection()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -2,71 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import json
 
-from fastapi import APIRouter
-from pydantic import BaseModel
-from sqlalchemy import select
+from fastapi import APIRouter, Request, Response
 
-from services.kit.db import SessionDep
-from services.kit.pagination import CursorQuery, LimitQuery, Page, paginate
+from services.kit.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
 from services.kit.problems import PROBLEM_RESPONSES, NotFound
-from services.registry.models import Category, CategoryIndicator
+from services.kit.reads import ReadConnDep, cached_json_bytes
+from services.registry.categories import repository
+from services.registry.categories.schemas import CategoryOut
 
 router = APIRouter(prefix="/v1/categories", tags=["categories"], responses=PROBLEM_RESPONSES)
 
 
-class IndicatorWord(BaseModel):
-    code: str
-    name: str
-    unit: str
-    direction: Literal["higher", "lower"]
-    national_requirement: float | None
-    requirement_source: str | None
-
-
-class CategoryOut(BaseModel):
-    code: str
-    name: str
-    parent: str | None
-    gbt4754: str | None
-    indicators: list[IndicatorWord]
-
-
-async def _indicators(session: SessionDep, codes: list[str]) -> dict[str, list[IndicatorWord]]:
-    rows = (
-        await session.execute(
-            select(CategoryIndicator)
-            .where(CategoryIndicator.category_code.in_(codes))
-            .order_by(CategoryIndicator.category_code, CategoryIndicator.position)
-        )
-    ).scalars()
-    out: dict[str, list[IndicatorWord]] = {c: [] for c in codes}
-    for row in rows:
-        out[row.category_code].append(IndicatorWord.model_validate(row, from_attributes=True))
-    return out
-
-
-def _out(cat: Category, words: list[IndicatorWord]) -> CategoryOut:
-    return CategoryOut(
-        code=cat.code, name=cat.name, parent=cat.parent, gbt4754=cat.gbt4754, indicators=words
-    )
-
-
 @router.get("", summary="The category catalogue (产品/服务类别)", response_model=Page[CategoryOut])
 async def list_categories(
-    session: SessionDep, limit: LimitQuery = 20, cursor: CursorQuery = None
-) -> Page[CategoryOut]:
-    page: Page[Category] = await paginate(session, select(Category), [Category.code], cursor, limit)
-    words = await _indicators(session, [c.code for c in page.items])
-    return Page(items=[_out(c, words[c.code]) for c in page.items], next_cursor=page.next_cursor)
+    request: Request, conn: ReadConnDep, limit: LimitQuery = 20, cursor: CursorQuery = None
+) -> Response:
+    after = decode_cursor(cursor, 1, [str])[0] if cursor else None
+    rows = await repository.page(conn, after, limit)
+    nxt = encode_cursor([rows[limit - 1]["code"]]) if len(rows) > limit else None
+    items = ",".join(r["body"] for r in rows[:limit])
+    body = f'{{"items":[{items}],"next_cursor":{json.dumps(nxt)}}}'
+    return cached_json_bytes(request, body.encode())
 
 
 @router.get(
     "/{code}", summary="One category with its indicator vocabulary", response_model=CategoryOut
 )
-async def get_category(code: str, session: SessionDep) -> CategoryOut:
-    cat = await session.get(Category, code)
-    if cat is None:
+async def get_category(code: str, request: Request, conn: ReadConnDep) -> Response:
+    found = await repository.one(conn, code)
+    if found is None:
         raise NotFound(f"no category {code}")
-    return _out(cat, (await _indicators(session, [code]))[code])
+    body, digest = found
+    return cached_json_bytes(request, body.encode(), etag=f'"{digest}"')

@@ -1,0 +1,93 @@
+"""The public read path: one round trip, serialised once, cacheable.
+
+A public read is a plain ``SELECT``: it needs no transaction (no BEGIN and COMMIT round trips),
+no ORM identity map and no second validation of what it returns. ``ReadConnDep`` lends the
+route the pool's asyncpg connection in autocommit; ``cached_json`` answers with a strong ETag
+and ``Cache-Control``, and with a 304 before anything is serialised when the caller already
+holds the same representation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any
+
+import asyncpg  # type: ignore[import-untyped]
+from fastapi import Depends, Request, Response
+from pydantic import BaseModel
+from pydantic_core import to_json
+
+from services.kit.db import Database
+from services.kit.problems import ServiceUnavailable
+
+JSON = "application/json"
+# Public, shared caches may keep a public read briefly; a caller's own view is private.
+PUBLIC_CACHE = "public, max-age=10"
+PRIVATE_CACHE = "private, no-cache"
+
+_DISCONNECTS = (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError, OSError)
+
+
+async def read_connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
+    """The asyncpg connection of a pooled SQLAlchemy connection, in autocommit.
+
+    The same pool (and the same server settings and timeouts) as the request's session; a
+    connection found dead is thrown away and the caller is told to retry.
+    """
+    db: Database = request.app.state.db
+    async with db.reader() as raw:
+        try:
+            yield raw.driver_connection
+        except _DISCONNECTS:
+            raw.invalidate()
+            raise ServiceUnavailable("the database connection was lost; retry") from None
+
+
+ReadConnDep = Annotated[asyncpg.Connection, Depends(read_connection)]
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    # Weak comparison (RFC 9110 §13.1.2): W/"x" and "x" are the same representation here.
+    tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+    return "*" in tags or etag in tags
+
+
+def _headers(etag: str, public: bool) -> dict[str, str]:
+    return {
+        "ETag": etag,
+        "Cache-Control": PUBLIC_CACHE if public else PRIVATE_CACHE,
+        "Vary": "Authorization, Accept-Encoding",
+    }
+
+
+def cached_json_bytes(
+    request: Request, content: bytes, *, etag: str | None = None, public: bool = True
+) -> Response:
+    """JSON already serialised (by PostgreSQL, say); its ETag is its digest unless given."""
+    tag = etag or f'"{hashlib.blake2b(content, digest_size=16).hexdigest()}"'
+    if _matches(request.headers.get("if-none-match"), tag):
+        return Response(status_code=304, headers=_headers(tag, public))
+    return Response(content=content, media_type=JSON, headers=_headers(tag, public))
+
+
+def cached_json(
+    request: Request,
+    etag: str,
+    body: BaseModel | Callable[[], Any],
+    *,
+    status_code: int = 200,
+    public: bool = True,
+) -> Response:
+    """``body`` as JSON with its ETag, or a 304 when ``If-None-Match`` already names it.
+
+    ``body`` may be a callable, so that a 304 builds nothing at all.
+    """
+    headers = _headers(etag, public)
+    if _matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    value = body() if callable(body) and not isinstance(body, BaseModel) else body
+    content = value.model_dump_json() if isinstance(value, BaseModel) else to_json(value)
+    return Response(content=content, status_code=status_code, media_type=JSON, headers=headers)
