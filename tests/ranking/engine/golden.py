@@ -157,10 +157,12 @@ def near_ties() -> CandidateBatch:
     """Scores a float-noise apart: chained ties put back in number order."""
     plan = Plan(
         (Indicator("x", Direction.HIGHER, baseline=0.0, benchmark=1.0),),
-        Selection(SelectionRule.TOP_N, n=2),
+        Selection(SelectionRule.TOP_N, n=3),
     )
-    values = [0.3, 0.1 + 0.2, 0.3 + 4e-12, 0.3 - 4e-12, 0.3 + 8e-12, 0.2, 0.2, 0.7]
-    rows: list[Row] = [(f"id{i}", f"N{(7 * i) % 8}", "k", {"x": v}) for i, v in enumerate(values)]
+    # 0.3 and its neighbours tie (score gaps 4e-10 apart, chained); 0.6 + 5e-11 is 5e-9
+    # points above 0.6, more than TIE_TOLERANCE: no tie.
+    values = [0.3, 0.1 + 0.2, 0.3 + 4e-12, 0.3 - 4e-12, 0.3 + 8e-12, 0.2, 0.2, 0.6, 0.6 + 5e-11]
+    rows: list[Row] = [(f"id{i}", f"N{(7 * i) % 9}", "k", {"x": v}) for i, v in enumerate(values)]
     return batch_of({"k": plan, "empty": plan}, rows)
 
 
