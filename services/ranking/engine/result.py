@@ -18,7 +18,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .canonical import Canonical
-from .model import Direction, ExclusionReason, Method, Plan, SelectionRule
+from .model import Direction, Method, Plan, SelectionRule
+from .reasons import EXCLUSION_REASONS, ExclusionReason, ReasonCode
 
 __all__ = [
     "CandidateOutcome",
@@ -28,12 +29,6 @@ __all__ = [
     "IndicatorOutcome",
     "SelectionOutcome",
 ]
-
-_REASONS = {
-    1: ExclusionReason.MISSING,
-    2: ExclusionReason.NOT_FINITE,
-    3: ExclusionReason.BELOW_BASELINE,
-}
 
 
 def _num(x: Any) -> float | None:
@@ -207,8 +202,8 @@ class EngineResult:
     (category, standard number, standard id); [n, m] matrices are views of indicator-major
     storage, columns in ``indicator_codes`` order.
 
-    Row arrays: ``eligible``, ``reason_codes`` [n, m] (0 ok, 1 missing, 2 not finite,
-    3 below baseline), ``tiers`` [n, m] (0 = no tier), ``normalised`` [n, m] (0..1, NaN when
+    Row arrays: ``eligible``, ``reason_codes`` [n, m] (``ReasonCode``, 0 = eligible on
+    that indicator), ``tiers`` [n, m] (0 = no tier), ``normalised`` [n, m] (0..1, NaN when
     not applicable), ``contributions`` [n, m] (points of the 0-100 score, NaN for tiered
     plans), ``scores`` (NaN for tiered plans and ineligible rows), ``ranks`` (0 = none),
     ``selected``. ``display_order`` lists row numbers by category, then rank, then standard
@@ -327,7 +322,8 @@ class EngineResult:
             out.append(Exclusion(ExclusionReason.PRE_EXCLUDED, None, pre))
         codes = self.reason_codes[row]
         for j in np.flatnonzero(codes).tolist():
-            out.append(Exclusion(_REASONS[int(codes[j])], self.indicator_codes[j]))
+            reason = EXCLUSION_REASONS[ReasonCode(int(codes[j]))]
+            out.append(Exclusion(reason, self.indicator_codes[j]))
         return tuple(out)
 
     def outcome(self, row: int) -> CandidateOutcome:
