@@ -44,7 +44,6 @@ JIXIAN = "92120225MA05J0006Y"  # 蓟县, now 蓟州区 120119
 
 def test_rule_error_shape():
     err = RuleError("invalid_uscc", "uscc", "bad", "错")
-    assert isinstance(err, Exception)
     assert (err.code, err.field, err.message, err.message_zh) == (
         "invalid_uscc",
         "uscc",
@@ -147,15 +146,18 @@ def test_uscc_bad_check_character():
         "The check character (position 18) does not match; the code has a typo."
     )
     # A single transposition is caught too.
-    with pytest.raises(RuleError):
+    with pytest.raises(RuleError) as info:
         validate_uscc("91110000600037314L")
+    assert (info.value.code, info.value.field) == ("invalid_uscc", "uscc")
+    assert info.value.message.startswith("The check character (position 18) does not match")
 
 
 def test_uscc_region():
     assert uscc_region(BINHAI) == "120116"
     assert uscc_region("91110000600037341L") == "110000"
-    with pytest.raises(RuleError):
+    with pytest.raises(RuleError) as info:
         uscc_region("91120116MA05J0001D")
+    assert (info.value.code, info.value.field) == ("invalid_uscc", "uscc")
 
 
 # --- Regions -----------------------------------------------------------------------------
@@ -378,8 +380,13 @@ def test_invalid_standard_no(raw, message):
         "standard_no",
         message,
     )
-    with pytest.raises(RuleError):
+    with pytest.raises(RuleError) as info:
         standard_no_key(raw)
+    assert (info.value.code, info.value.field, info.value.message) == (
+        "invalid_standard_no",
+        "standard_no",
+        message,
+    )
 
 
 @pytest.mark.parametrize(
@@ -409,8 +416,9 @@ def test_standard_type(raw, kind):
 
 
 def test_standard_type_rejects_non_standard():
-    with pytest.raises(RuleError):
+    with pytest.raises(RuleError) as info:
         standard_type("hello")
+    assert (info.value.code, info.value.field) == ("invalid_standard_no", "standard_no")
 
 
 def test_standard_no_search_texts():

@@ -13,16 +13,11 @@ from typing import Any
 import numpy as np
 
 from .core import PROFILE_BASE
-from .model import Direction, ExclusionReason, Indicator, Method, SelectionRule
+from .model import Direction, Indicator, Method, SelectionRule
+from .reasons import ExclusionReason, ReasonCode
 from .result import CategoryResult, EngineResult, Exclusion
 
 __all__ = ["Explanation", "IndicatorExplanation", "explain"]
-
-_REASONS = {
-    1: ExclusionReason.MISSING,
-    2: ExclusionReason.NOT_FINITE,
-    3: ExclusionReason.BELOW_BASELINE,
-}
 
 
 def _opt(x: Any) -> float | None:
@@ -197,16 +192,16 @@ def explain(result: EngineResult, standard_id: str) -> Explanation:
     indicators = []
     for code, j in zip(codes, cols, strict=True):
         ind = plan.indicator(code)
-        reason_code = int(result.reason_codes[row, j])
+        reason_code = ReasonCode(int(result.reason_codes[row, j]))
         value = float(result.values[row, j])
         indicators.append(
             IndicatorExplanation(
                 code=code,
                 direction=ind.direction,
-                value=None if reason_code == 1 or np.isnan(value) else value,
+                value=None if reason_code is ReasonCode.MISSING or np.isnan(value) else value,
                 baseline=ind.baseline,
                 reference=_opt(result.references[c, j]),
-                reason=_REASONS.get(reason_code),
+                reason=reason_code.reason,
                 discriminating=disc[j],
                 tier=tiers[j] or None,
                 tier_count=ind.tiering.tier_count,

@@ -16,6 +16,8 @@ from typing import Any, SupportsFloat
 import numpy as np
 from numpy.typing import NDArray
 
+from .reasons import ExclusionReason
+
 __all__ = [
     "Candidate",
     "CandidateBatch",
@@ -31,7 +33,7 @@ __all__ = [
     "Tiering",
 ]
 
-# Bounds that keep the tiered rank key exact in float64 (see core._PROFILE_BASE).
+# Bounds that keep the tiered rank key exact in float64 (see core.PROFILE_BASE).
 MAX_TIERS = 100
 MAX_QUANTILE_TIERS = MAX_TIERS
 
@@ -71,15 +73,6 @@ class CapTies(StrEnum):
 
     KEEP = "keep"  # keep the whole tie (exceeds the cap, flagged as tie_extended)
     DROP = "drop"  # drop the whole tie (stays under the cap, flagged as cap_dropped)
-
-
-class ExclusionReason(StrEnum):
-    """Why a candidate is not eligible."""
-
-    PRE_EXCLUDED = "pre_excluded"  # excluded by the caller (e.g. oversight), reason given
-    MISSING = "missing"  # a core indicator has no value
-    NOT_FINITE = "not_finite"  # a core indicator is NaN/inf where a number was expected
-    BELOW_BASELINE = "below_baseline"  # worse than the baseline (基准值), direction-aware
 
 
 def _finite_float(value: float, what: str) -> float:

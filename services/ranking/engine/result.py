@@ -7,8 +7,6 @@ a million candidates costs nothing until a category is actually read.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,7 +16,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .canonical import Canonical
-from .model import Direction, ExclusionReason, Method, Plan, SelectionRule
+from .digest import Hasher, canonical_json, float_hex, input_digest_of
+from .model import Direction, Method, Plan, SelectionRule
+from .reasons import EXCLUSION_REASONS, ExclusionReason, ReasonCode
 
 __all__ = [
     "CandidateOutcome",
@@ -29,78 +29,11 @@ __all__ = [
     "SelectionOutcome",
 ]
 
-_REASONS = {
-    1: ExclusionReason.MISSING,
-    2: ExclusionReason.NOT_FINITE,
-    3: ExclusionReason.BELOW_BASELINE,
-}
-
 
 def _num(x: Any) -> float | None:
     """A float for JSON; NaN (not applicable) becomes None."""
     f = float(x)
     return None if math.isnan(f) else f + 0.0
-
-
-def _hex(x: Any) -> str | None:
-    f = float(x)
-    return None if math.isnan(f) else (f + 0.0).hex()
-
-
-def _f8(a: NDArray[Any]) -> NDArray[np.float64]:
-    """Canonical float bytes: one NaN bit pattern, no negative zero, little-endian."""
-    out: NDArray[np.float64] = np.add(a, 0.0, dtype="<f8")  # -0.0 + 0.0 is 0.0
-    nan = np.isnan(out)
-    if nan.any():
-        out[nan] = np.nan
-    return out
-
-
-def _json(obj: Any) -> bytes:
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return text.encode("utf-8")
-
-
-_CHUNK = 1 << 16  # elements per hashed piece: large arrays stream instead of being copied
-
-
-class _Hasher:
-    """SHA-256 over tagged, length-prefixed frames, so no two inputs share a byte stream.
-
-    Arrays are hashed as their little-endian bytes, flattened in C order; ``rows`` gathers
-    them through a row permutation and ``floats`` canonicalises NaN and -0.0, piece by
-    piece, so a digest never materialises a second copy of a million-row array.
-    """
-
-    def __init__(self, tag: str) -> None:
-        self._h = hashlib.sha256()
-        self.frame("tag", tag.encode())
-
-    def _header(self, name: str, nbytes: int) -> None:
-        self._h.update(name.encode() + b"\0" + nbytes.to_bytes(8, "little"))
-
-    def frame(
-        self,
-        name: str,
-        payload: bytes | NDArray[Any],
-        rows: NDArray[np.intp] | None = None,
-        floats: bool = False,
-    ) -> None:
-        if not isinstance(payload, np.ndarray):
-            self._header(name, len(payload))
-            self._h.update(payload)
-            return
-        flat = payload if rows is not None else np.ascontiguousarray(payload).reshape(-1)
-        count = flat.shape[0] if rows is None else rows.shape[0]
-        per_row = flat.dtype.itemsize * (int(np.prod(flat.shape[1:])) if rows is not None else 1)
-        self._header(name, count * per_row)
-        for lo in range(0, count, _CHUNK):
-            piece = flat[lo : lo + _CHUNK] if rows is None else flat[rows[lo : lo + _CHUNK]]
-            piece = _f8(piece) if floats else np.ascontiguousarray(piece)
-            self._h.update(piece.reshape(-1).view(np.uint8).data)
-
-    def hexdigest(self) -> str:
-        return self._h.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -207,8 +140,8 @@ class EngineResult:
     (category, standard number, standard id); [n, m] matrices are views of indicator-major
     storage, columns in ``indicator_codes`` order.
 
-    Row arrays: ``eligible``, ``reason_codes`` [n, m] (0 ok, 1 missing, 2 not finite,
-    3 below baseline), ``tiers`` [n, m] (0 = no tier), ``normalised`` [n, m] (0..1, NaN when
+    Row arrays: ``eligible``, ``reason_codes`` [n, m] (``ReasonCode``, 0 = eligible on
+    that indicator), ``tiers`` [n, m] (0 = no tier), ``normalised`` [n, m] (0..1, NaN when
     not applicable), ``contributions`` [n, m] (points of the 0-100 score, NaN for tiered
     plans), ``scores`` (NaN for tiered plans and ineligible rows), ``ranks`` (0 = none),
     ``selected``. ``display_order`` lists row numbers by category, then rank, then standard
@@ -327,7 +260,8 @@ class EngineResult:
             out.append(Exclusion(ExclusionReason.PRE_EXCLUDED, None, pre))
         codes = self.reason_codes[row]
         for j in np.flatnonzero(codes).tolist():
-            out.append(Exclusion(_REASONS[int(codes[j])], self.indicator_codes[j]))
+            reason = EXCLUSION_REASONS[ReasonCode(int(codes[j]))]
+            out.append(Exclusion(reason, self.indicator_codes[j]))
         return tuple(out)
 
     def outcome(self, row: int) -> CandidateOutcome:
@@ -368,8 +302,8 @@ class EngineResult:
         pattern, no -0.0). Equal digests mean byte-identical outcomes."""
         cached = self._cache.get("result_digest")
         if cached is None:
-            h = _Hasher("forerunner.ranking.result/1")
-            h.frame("summary", _json(self._summary()))
+            h = Hasher("forerunner.ranking.result/1")
+            h.frame("summary", canonical_json(self._summary()))
             canon = self.canonical
             h.frame("standard_ids", canon.input_ids, rows=canon.order)
             h.frame("standard_numbers", canon.input_numbers, rows=canon.order)
@@ -377,7 +311,7 @@ class EngineResult:
             h.frame("eligible", self.eligible.astype(np.uint8))
             h.frame("reason_codes", self.reason_codes.T.astype("<i1"))
             pre = sorted(self.canonical.pre_excluded.items())
-            h.frame("pre_excluded", _json([[r, why] for r, why in pre]))
+            h.frame("pre_excluded", canonical_json([[r, why] for r, why in pre]))
             h.frame("tiers", self.tiers.T.astype("<i2"))
             h.frame("normalised", self.normalised.T, floats=True)
             h.frame("contributions", self.contributions.T, floats=True)
@@ -400,8 +334,8 @@ class EngineResult:
                     "n_candidates": cat.n_candidates,
                     "n_eligible": cat.n_eligible,
                     "discriminating": self.discriminating[c].tolist(),
-                    "weights_used": [_hex(w) for w in self.weights_used[c]],
-                    "references": [_hex(r) for r in self.references[c]],
+                    "weights_used": [float_hex(w) for w in self.weights_used[c]],
+                    "references": [float_hex(r) for r in self.references[c]],
                     "selection": {
                         **sel.to_dict(),
                         "cut_score": None if sel.cut_score is None else sel.cut_score.hex(),
@@ -423,34 +357,6 @@ class EngineResult:
             "indicator_codes": list(self.indicator_codes),
             "categories": [cat.to_dict() for cat in self.categories()],
         }
-
-
-def input_digest_of(canon: Canonical) -> str:
-    h = _Hasher("forerunner.ranking.input/1")
-    excluded = sorted((canon.id_of(r), why) for r, why in canon.pre_excluded.items())
-    h.frame(
-        "header",
-        _json(
-            {
-                "indicator_codes": list(canon.indicator_codes),
-                "plans": [
-                    [code, plan.canonical()]
-                    for code, plan in zip(canon.category_codes, canon.plans, strict=True)
-                ],
-                "excluded": [list(e) for e in excluded],
-            }
-        ),
-    )
-    h.frame("standard_ids", canon.input_ids, rows=canon.order)
-    h.frame("standard_numbers", canon.input_numbers, rows=canon.order)
-    h.frame("category", canon.category.astype("<i8"))
-    # Indicator-major ([m, n]) like the engine's own layout; cells a plan does not use are
-    # blanked so that they can not change the digest.
-    used = canon.applies.T[:, canon.category]
-    missing = used & canon.missing_t
-    h.frame("values", np.where(used & ~missing, canon.values_t, np.nan), floats=True)
-    h.frame("missing", missing.astype(np.uint8))
-    return h.hexdigest()
 
 
 @dataclass(frozen=True, eq=False)
