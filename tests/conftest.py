@@ -244,12 +244,16 @@ def bind_app(app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession]) -> Fa
     """Point an app's per-request sessions and plain reads at the test's transaction."""
     app.state.db.sessionmaker = sessionmaker
     bind = sessionmaker.kw["bind"]
+    if isinstance(bind, AsyncConnection):
 
-    @contextlib.asynccontextmanager
-    async def reader() -> AsyncIterator[Any]:
-        yield await bind.get_raw_connection()
+        @contextlib.asynccontextmanager
+        async def reader() -> AsyncIterator[Any]:
+            # Inside the test's transaction a failed read would abort it: a savepoint keeps
+            # it to the read, as autocommit does in production.
+            async with bind.begin_nested():
+                yield await bind.get_raw_connection()
 
-    app.state.db.reader = reader
+        app.state.db.reader = reader
     return app
 
 

@@ -17,6 +17,7 @@ import asyncpg  # type: ignore[import-untyped]
 from fastapi import Depends, Request, Response
 from pydantic import BaseModel
 from pydantic_core import to_json
+from sqlalchemy.exc import DBAPIError
 
 from services.kit.db import Database
 from services.kit.problems import ServiceUnavailable
@@ -42,6 +43,10 @@ async def read_connection(request: Request) -> AsyncIterator[asyncpg.Connection]
         except _DISCONNECTS:
             raw.invalidate()
             raise ServiceUnavailable("the database connection was lost; retry") from None
+        except asyncpg.PostgresError as err:
+            # Reported like the same error through the ORM: one mapping of SQLSTATEs to
+            # problems (a NUL in a query is a 422, a timeout a 503), in kit.problems.
+            raise DBAPIError(None, None, err) from err
 
 
 ReadConnDep = Annotated[asyncpg.Connection, Depends(read_connection)]
@@ -64,13 +69,21 @@ def _headers(etag: str, public: bool) -> dict[str, str]:
 
 
 def cached_json_bytes(
-    request: Request, content: bytes, *, etag: str | None = None, public: bool = True
+    request: Request,
+    content: bytes | Callable[[], bytes],
+    *,
+    etag: str | None = None,
+    public: bool = True,
 ) -> Response:
-    """JSON already serialised (by PostgreSQL, say); its ETag is its digest unless given."""
-    tag = etag or f'"{hashlib.blake2b(content, digest_size=16).hexdigest()}"'
-    if _matches(request.headers.get("if-none-match"), tag):
-        return Response(status_code=304, headers=_headers(tag, public))
-    return Response(content=content, media_type=JSON, headers=_headers(tag, public))
+    """JSON already serialised (by PostgreSQL, say). Its ETag is its digest unless given;
+    with an ETag given, ``content`` may be a callable that a 304 never calls."""
+    if etag is None:
+        content = content() if callable(content) else content
+        etag = f'"{hashlib.blake2b(content, digest_size=16).hexdigest()}"'
+    if _matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=_headers(etag, public))
+    body = content() if callable(content) else content
+    return Response(content=body, media_type=JSON, headers=_headers(etag, public))
 
 
 def cached_json(

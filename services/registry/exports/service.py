@@ -23,8 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.kit.auth import Principal
 from services.registry.models import Enterprise, Standard, StandardVersion
+from services.registry.standards.reads import SearchFilters
 from services.registry.standards.schemas import IndicatorValue, StandardSummary
-from services.registry.standards.service import SearchFilters, filtered
+from services.registry.standards.service import filtered
 
 BATCH_ROWS = 2_000
 UTF8_BOM = "\ufeff".encode()

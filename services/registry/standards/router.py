@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from services.kit.auth import CurrentPrincipal, OptionalPrincipal
@@ -14,8 +14,10 @@ from services.kit.db import SessionDep
 from services.kit.idempotency import IdempotencyDep
 from services.kit.pagination import CursorQuery, LimitQuery, Page
 from services.kit.preconditions import IfMatchDep, etag
-from services.kit.problems import PROBLEM_RESPONSES, ValidationFailed
-from services.registry.standards import service
+from services.kit.problems import PROBLEM_RESPONSES, NotFound, ValidationFailed
+from services.kit.reads import ReadConnDep, cached_json_bytes
+from services.registry import policy
+from services.registry.standards import reads, service
 from services.registry.standards.schemas import (
     StandardContent,
     StandardCreate,
@@ -54,7 +56,7 @@ class SearchParams:
     ) -> None:
         if published_from and published_to and published_to < published_from:
             raise ValidationFailed.for_field("published_to", "before published_from")
-        self.filters = service.SearchFilters(
+        self.filters = reads.SearchFilters(
             q=q,
             category=category,
             region=region,
@@ -88,24 +90,30 @@ async def create_standard(
 
 @router.get("", summary="Search declared standards", response_model=Page[StandardSummary])
 async def search_standards(
-    session: SessionDep,
+    request: Request,
+    conn: ReadConnDep,
     principal: OptionalPrincipal,
     params: Annotated[SearchParams, Depends()],
     limit: LimitQuery = 20,
     cursor: CursorQuery = None,
-) -> Page[StandardSummary]:
-    return await service.search(session, params.filters, principal, cursor, limit)
+) -> Response:
+    body = await reads.search(conn, params.filters, principal, cursor, limit)
+    return cached_json_bytes(request, body, public=principal is None)
 
 
 @router.get(
     "/{standard_id}", summary="One standard, its current version", response_model=StandardOut
 )
 async def get_standard(
-    standard_id: uuid.UUID, session: SessionDep, principal: OptionalPrincipal, response: Response
-) -> StandardOut:
-    std, out = await service.get_view(session, standard_id, principal)
-    response.headers["ETag"] = etag(std.row_version)
-    return out
+    standard_id: uuid.UUID, request: Request, conn: ReadConnDep, principal: OptionalPrincipal
+) -> Response:
+    found = await reads.one(conn, standard_id)
+    if found is None:
+        raise NotFound(f"no standard {standard_id}")
+    policy.authorise_standard_read(principal, found.uscc, found.hidden)
+    return cached_json_bytes(
+        request, found.body, etag=etag(found.row_version), public=principal is None
+    )
 
 
 @router.post(

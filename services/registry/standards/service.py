@@ -7,7 +7,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, or_, select
@@ -28,6 +28,7 @@ from services.registry.models import (
     StandardVersion,
     kit_tables,
 )
+from services.registry.standards.reads import SearchFilters
 from services.registry.standards.schemas import (
     StandardContent,
     StandardCreate,
@@ -425,17 +426,6 @@ def summary(std: Standard) -> StandardSummary:
         current_version=std.current_version,
         updated_at=std.updated_at,
     )
-
-
-@dataclass(frozen=True)
-class SearchFilters:
-    q: str | None = None
-    category: str | None = None
-    region: str | None = None
-    status: str | None = None
-    uscc: str | None = None
-    published_from: date | None = None
-    published_to: date | None = None
 
 
 def _prefix_range(prefix: str) -> tuple[str, str]:

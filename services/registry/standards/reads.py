@@ -1,0 +1,217 @@
+"""The public reads of standards, as SQL on the read connection (see ``services.kit.reads``).
+
+Reads are most of the traffic (the city portal, procurement and credit systems), so they skip
+the ORM: each is one statement written here once, with positional parameters, run in
+autocommit, and its rows are turned into JSON once. The filters are built in one place
+(:func:`conditions`) for search, listing and export alike; who may see hidden standards is
+asked of the policy module.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+from pydantic_core import to_json
+
+from services.kit.auth import Principal, Role
+from services.kit.pagination import decode_cursor, encode_cursor
+from services.registry import policy, rules
+
+SUMMARY_COLUMNS = (
+    "s.id, s.uscc, s.standard_no, s.standard_type, s.name, s.category_code AS category, "
+    "s.region, s.status, s.publication_date, s.implementation_date, s.current_version, "
+    "s.updated_at"
+)
+SUMMARY_FIELDS = (
+    "id", "uscc", "standard_no", "standard_type", "name", "category", "region", "status",
+    "publication_date", "implementation_date", "current_version", "updated_at",
+)  # fmt: skip
+
+ONE = f"""
+SELECT {SUMMARY_COLUMNS}, e.name AS enterprise_name, s.withdrawn_reason, s.withdrawn_at,
+       s.created_at, s.hidden, s.row_version, v.content::text AS content
+FROM registry.standards s
+JOIN registry.standard_versions v ON v.standard_id = s.id AND v.n = s.current_version
+JOIN registry.enterprises e ON e.uscc = s.uscc
+WHERE s.id = $1
+"""  # noqa: S608 - constants only
+
+# How many rows, in id order, a text search first looks through before asking the GIN index.
+PROBE_ROWS = 2000
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    q: str | None = None
+    category: str | None = None
+    region: str | None = None
+    status: str | None = None
+    uscc: str | None = None
+    published_from: date | None = None
+    published_to: date | None = None
+
+
+@dataclass
+class Where:
+    """SQL conditions on ``s`` (registry.standards) with their positional parameters."""
+
+    clauses: list[str] = field(default_factory=list)
+    params: list[Any] = field(default_factory=list)
+
+    def add(self, template: str, *values: Any) -> None:
+        """``template`` with ``{}`` for each value, in order."""
+        slots = []
+        for value in values:
+            self.params.append(value)
+            slots.append(f"${len(self.params)}")
+        self.clauses.append(template.format(*slots))
+
+    def sql(self) -> str:
+        return " AND ".join(self.clauses) if self.clauses else "TRUE"
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
+
+
+def visibility(where: Where, principal: Principal | None) -> None:
+    if policy.sees_hidden(principal):
+        return
+    owner = principal.org if principal is not None and principal.role is Role.enterprise else None
+    if owner:
+        where.add("(NOT s.hidden OR s.uscc = {})", owner)
+    else:
+        where.add("NOT s.hidden")
+
+
+def text_match(where: Where, q: str | None) -> bool:
+    """``q`` as a condition; False when ``q`` asks nothing."""
+    alternatives = []
+    for variant in rules.query_variants(q or ""):
+        grams = rules.query_grams(variant)
+        fragment = rules.search_fragment(variant)
+        if grams and fragment:
+            # The GIN index narrows by grams; the substring check removes false positives.
+            part = Where(params=where.params)
+            part.add(
+                "(s.grams @> {}::text[] AND s.search_text LIKE '%' || {} || '%' ESCAPE '/')",
+                grams,
+                _like_escape(fragment),
+            )
+            alternatives.append(part.clauses[0])
+    if alternatives:
+        where.clauses.append("(" + " OR ".join(alternatives) + ")")
+    return bool(alternatives)
+
+
+def conditions(f: SearchFilters, principal: Principal | None, *, text: bool = True) -> Where:
+    """The filters of a search, listing or export, visibility included."""
+    where = Where()
+    visibility(where, principal)
+    if f.category:
+        where.add("s.category_code = {}", f.category)
+    if f.region:
+        # A prefix as a range, which a plain btree serves under any collation.
+        where.add(
+            "s.region >= {} AND s.region < {}", f.region, f.region[:-1] + chr(ord(f.region[-1]) + 1)
+        )
+    if f.status:
+        where.add("s.status = {}", f.status)
+    if f.uscc:
+        where.add("s.uscc = {}", f.uscc.strip().upper())
+    if f.published_from:
+        where.add("s.publication_date >= {}", f.published_from)
+    if f.published_to:
+        where.add("s.publication_date <= {}", f.published_to)
+    if text:
+        text_match(where, f.q)
+    return where
+
+
+def _after(where: Where, cursor: str | None) -> None:
+    if cursor:
+        where.add("s.id > {}", decode_cursor(cursor, 1, [uuid.UUID])[0])
+
+
+async def search(
+    conn: asyncpg.Connection,
+    f: SearchFilters,
+    principal: Principal | None,
+    cursor: str | None,
+    limit: int,
+) -> bytes:
+    """One page of the search in id order, as the JSON of ``Page[StandardSummary]``.
+
+    A common word (电饭锅 in a million disclosures) matches tens of thousands of rows, and the
+    planner, taking its bigrams as independent, expects few: it collects every match through
+    the GIN index and sorts them all for one page. So a text search first walks the next
+    PROBE_ROWS rows in id order and keeps those that match; if that fills the page, the page
+    is exactly what the full query would return (same order, same start). Only a rarer word
+    goes on to the GIN index, which is what it is good at. A standard number (a query with a
+    number spelling as well) is rare by nature and goes to the index at once.
+    """
+    rows: list[Any] = []
+    if f.q and len(rules.query_variants(f.q)) == 1:
+        window = conditions(f, principal, text=False)
+        _after(window, cursor)
+        inner = window.sql()
+        outer = Where(params=window.params)
+        if text_match(outer, f.q):
+            sql = (
+                f"SELECT {SUMMARY_COLUMNS} FROM (SELECT * FROM registry.standards s "  # noqa: S608
+                f"WHERE {inner} ORDER BY s.id LIMIT {PROBE_ROWS}) s "
+                f"WHERE {outer.sql()} ORDER BY s.id LIMIT {limit + 1}"
+            )
+            rows = list(await conn.fetch(sql, *window.params))
+    if len(rows) <= limit:
+        where = conditions(f, principal)
+        _after(where, cursor)
+        sql = (
+            f"SELECT {SUMMARY_COLUMNS} FROM registry.standards s "  # noqa: S608
+            f"WHERE {where.sql()} ORDER BY s.id LIMIT {limit + 1}"
+        )
+        rows = list(await conn.fetch(sql, *where.params))
+    return page_json(rows, limit)
+
+
+def page_json(rows: list[Any], limit: int) -> bytes:
+    items = [dict(zip(SUMMARY_FIELDS, row, strict=False)) for row in rows[:limit]]
+    nxt = encode_cursor([rows[limit - 1]["id"]]) if len(rows) > limit else None
+    return to_json({"items": items, "next_cursor": nxt})
+
+
+@dataclass(frozen=True)
+class StandardView:
+    """One standard as stored: who may see it, its version (the ETag), its JSON on demand."""
+
+    row: Any
+
+    @property
+    def uscc(self) -> str:
+        return str(self.row["uscc"])
+
+    @property
+    def hidden(self) -> bool:
+        return bool(self.row["hidden"])
+
+    @property
+    def row_version(self) -> int:
+        return int(self.row["row_version"])
+
+    def body(self) -> bytes:
+        """The JSON of ``StandardOut``; the stored content (the checked ``StandardContent`` as
+        JSON) is spliced in rather than decoded and encoded again."""
+        row = self.row
+        head = {k: row[k] for k in (*SUMMARY_FIELDS, "enterprise_name", "withdrawn_reason")}
+        head |= {"withdrawn_at": row["withdrawn_at"], "created_at": row["created_at"]}
+        content: str = row["content"]
+        return to_json(head)[:-1] + b',"content":' + content.encode() + b"}"
+
+
+async def one(conn: asyncpg.Connection, standard_id: uuid.UUID) -> StandardView | None:
+    row = await conn.fetchrow(ONE, standard_id)
+    return StandardView(row) if row is not None else None
