@@ -113,7 +113,7 @@ def run_wrk(wrk: str, base: str, paths_file: str, seconds: int, connections: int
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(LUA)
     cmd = [
-        "taskset", "-c", "1", wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
+        "taskset", "-c", "1", wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s",
         "-s", script.name, base,
     ]  # fmt: skip
     out = subprocess.run(
@@ -157,6 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
     parser.add_argument("--repeats", type=int, default=2, help="runs per server; best is kept")
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--only", help="measure only the endpoints whose name contains this")
     args = parser.parse_args(argv)
     if (os.cpu_count() or 1) < 2:
         sys.exit("bench.read needs two cores: one for the servers, one for wrk")
@@ -181,6 +182,8 @@ def main(argv: list[str] | None = None) -> None:
             tempfile.TemporaryDirectory() as tmp,
         ):
             for name, paths in groups.items():
+                if args.only and args.only not in name:
+                    continue
                 paths_file = str(Path(tmp) / "paths.txt")
                 Path(paths_file).write_text("\n".join(paths) + "\n", encoding="utf-8")
                 best: dict[str, Figure] = {}

@@ -126,7 +126,11 @@ class Database:
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
             pool_timeout=settings.db_pool_timeout,
-            pool_pre_ping=True,
+            # No ping on every checkout: it is a round trip per request. A connection found
+            # dead is invalidated when it fails (kit.reads, the ORM's disconnect handling)
+            # and the caller gets a 503 to retry; connections are recycled hourly.
+            pool_pre_ping=False,
+            pool_recycle=3600,
             # Statement parameters carry personal data (contact details): keep them out of logs.
             hide_parameters=True,
             connect_args={

@@ -39,7 +39,9 @@ class ServiceSettings(BaseSettings):
     environment: Environment = Environment.development
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
     db_pool_size: int = Field(default=10, ge=1, le=200)
-    db_max_overflow: int = Field(default=10, ge=0, le=200)
+    # No overflow by default: under load SQLAlchemy opens an overflow connection per request
+    # and closes it on return (a connect per request); a fixed pool queues instead.
+    db_max_overflow: int = Field(default=0, ge=0, le=200)
     # How long a request waits for a free connection before it is told to come back (503).
     db_pool_timeout: float = Field(default=10, gt=0)
 
