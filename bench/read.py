@@ -113,8 +113,8 @@ def run_wrk(wrk: str, base: str, paths_file: str, seconds: int, connections: int
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(LUA)
     cmd = [
-        "taskset", "-c", "1", wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s",
-        "-s", script.name, base,
+        "taskset", "-c", "1", wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
+        "--timeout", "10s", "-s", script.name, base,
     ]  # fmt: skip
     out = subprocess.run(
         cmd, capture_output=True, text=True, check=True, env={**os.environ, "WRK_PATHS": paths_file}
