@@ -11,6 +11,8 @@ from typing import Any
 
 import fastapi_offline
 from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
@@ -30,6 +32,16 @@ from services.kit.problems import ProblemBody, install_problem_handlers
 from services.kit.settings import ServiceSettings
 from services.kit.workdays import WorkdayCalendar
 
+CORS_REQUEST_HEADERS = (
+    "Authorization",
+    "Content-Type",
+    "If-Match",
+    "If-None-Match",
+    "Idempotency-Key",
+    "X-Request-ID",
+)
+# What a browser client must be able to read from our answers.
+CORS_EXPOSED_HEADERS = ("ETag", "X-Request-ID", "Location", "Retry-After")
 DOCS_STATIC = Path(fastapi_offline.__file__).parent / "static"
 log = logging.getLogger("forerunner.app")
 
@@ -115,6 +127,18 @@ def build_app(
     }
 
     install_problem_handlers(app, integrity_codes)
+    # Innermost first: compression and CORS sit inside the request context, so that their
+    # answers (a preflight, say) carry the request id and are counted too.
+    app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_min_bytes, compresslevel=5)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "OPTIONS"],
+            allow_headers=list(CORS_REQUEST_HEADERS),
+            expose_headers=list(CORS_EXPOSED_HEADERS),
+            max_age=600,
+        )
     app.add_middleware(
         RequestContextMiddleware,
         service=settings.service_name,

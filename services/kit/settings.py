@@ -54,6 +54,10 @@ class ServiceSettings(BaseSettings):
     service_token: SecretStr | None = None
 
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # Browser origins allowed to call the API (the city portal's pages); none by default.
+    cors_origins: list[str] = Field(default_factory=list)
+    # Responses at least this large are gzipped for callers that accept it; smaller ones never.
+    gzip_min_bytes: int = Field(default=1400, ge=0)
     log_level: str = "INFO"
     log_json: bool = True
 
