@@ -130,6 +130,13 @@ class Standard(Base):
         Index(None, "category_code", "status", "id"),
         Index(None, "region", "id"),
         Index(None, "publication_date", "id"),
+        # A query that is a whole standard number is a prefix of this key (LIKE 'key%'),
+        # served by this index under any collation.
+        Index(
+            "ix_standards_standard_no_key_pattern",
+            "standard_no_key",
+            postgresql_ops={"standard_no_key": "text_pattern_ops"},
+        ),
     )
 
 

@@ -175,3 +175,26 @@ async def test_text_search_pages_agree_whichever_path_serves_them(
     assert await pages("锅") == expected  # the window is too small: the GIN path serves it
     monkeypatch.setattr(service, "PROBE_ROWS", 0)
     assert await pages("锅") == expected
+
+
+async def test_a_whole_number_without_its_year_finds_every_year(registry_client, corpus):
+    ids = corpus["ids"]
+    assert await found(registry_client, q="Q/12JW 0001") == {ids["rice"]}
+    assert await found(registry_client, q="ｑ／１２ｊｗ　０００２") == {ids["pressure"]}
+    assert await found(registry_client, q="Q/12JW 0003-2024") == set()
+
+
+async def test_a_whole_number_is_served_by_the_key_index(session):
+    """Not the two bitmap scans of the gram index: the btree range on the key."""
+    from sqlalchemy import text
+
+    from services.registry.standards import reads
+
+    where = reads.conditions(reads.SearchFilters(q="Q/12JW 0001-2024"), None)
+    sql = f"EXPLAIN SELECT s.id FROM registry.standards s WHERE {where.sql()}"  # noqa: S608
+    for i, value in enumerate(where.params, 1):
+        sql = sql.replace(f"${i}", f"'{value}'")
+    await session.execute(text("SET LOCAL enable_seqscan = off"))
+    plan = "\n".join(r[0] for r in (await session.execute(text(sql))).all())
+    assert "ix_standards_standard_no_key_pattern" in plan, plan
+    assert "grams" not in plan, plan

@@ -88,8 +88,24 @@ def visibility(where: Where, principal: Principal | None) -> None:
         where.add("NOT s.hidden")
 
 
+def whole_standard_no(q: str) -> str | None:
+    """The matching key of ``q`` when it is a whole standard number (in any spelling)."""
+    try:
+        return rules.standard_no_key(q)
+    except rules.RuleError:
+        return None
+
+
 def text_match(where: Where, q: str | None) -> bool:
-    """``q`` as a condition; False when ``q`` asks nothing."""
+    """``q`` as a condition; False when ``q`` asks nothing.
+
+    A whole standard number is looked up by the prefix of its key (a btree range: any year,
+    any part of it); everything else, fragments of numbers included, by the search grams.
+    """
+    key = whole_standard_no(q) if q else None
+    if key:
+        where.add("s.standard_no_key LIKE {} ESCAPE '/'", _like_escape(key) + "%")
+        return True
     alternatives = []
     for variant in rules.query_variants(q or ""):
         grams = rules.query_grams(variant)
@@ -155,7 +171,7 @@ async def search(
     number spelling as well) is rare by nature and goes to the index at once.
     """
     rows: list[Any] = []
-    if f.q and len(rules.query_variants(f.q)) == 1:
+    if f.q and len(rules.query_variants(f.q)) == 1 and not whole_standard_no(f.q):
         window = conditions(f, principal, text=False)
         _after(window, cursor)
         inner = window.sql()
