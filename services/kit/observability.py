@@ -15,8 +15,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from fastapi.routing import iter_route_contexts
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from starlette.routing import Match
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.kit.context import request_id_var
@@ -82,14 +83,54 @@ class Metrics:
         self.service = service
 
 
-def _route_template(app: ASGIApp, scope: Scope) -> str:
-    """The route's path template, so metrics don't explode per id."""
-    router = getattr(app, "router", None)
-    for route in getattr(router, "routes", []):
-        match, _ = route.matches(scope)
-        if match == Match.FULL:
-            return str(getattr(route, "path", scope.get("path", "")))
-    return "unmatched"
+# Methods a client can send are unbounded (any token is a valid method): label the rest "other".
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+UNMATCHED = "unmatched"
+
+
+class RouteTable:
+    """The app's routes with their full path templates (included routers flattened).
+
+    Metric labels come only from here (a template, or ``UNMATCHED``), never from the request's
+    path: a label per distinct URL would grow without bound and show other callers' paths.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+        self._routes: list[tuple[Any, str, frozenset[str]]] | None = None
+
+    def _load(self) -> list[tuple[Any, str, frozenset[str]]]:
+        # Read on first use: the app's routers are included after the middleware is added.
+        if self._routes is None:
+            routes: list[BaseRoute] = list(getattr(self._app, "routes", []))
+            self._routes = [
+                (ctx, str(ctx.path_format), frozenset(ctx.methods or ()))
+                for ctx in iter_route_contexts(routes)
+            ]
+        return self._routes
+
+    def template(self, scope: Scope) -> str:
+        """The template of the route that serves the request (or would, with another method)."""
+        partial = None
+        for ctx, template, _ in self._load():
+            match, _ = ctx.matches(scope)
+            if match == Match.FULL:
+                return template
+            if match == Match.PARTIAL and partial is None:
+                partial = template
+        return partial or UNMATCHED
+
+    def allowed_methods(self, scope: Scope) -> list[str]:
+        """Every method some route serves at this path (a 405's ``Allow``)."""
+        allowed: set[str] = set()
+        for ctx, _, methods in self._load():
+            if ctx.matches(scope)[0] != Match.NONE:
+                allowed |= methods
+        return sorted(allowed)
+
+
+def method_label(method: str) -> str:
+    return method if method in KNOWN_METHODS else "other"
 
 
 class RequestContextMiddleware:
@@ -110,7 +151,7 @@ class RequestContextMiddleware:
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         self.overrides = body_limit_overrides or {}
-        self.router_app = router_app
+        self.routes = RouteTable(router_app or app)
 
     def _limit_for(self, path: str) -> int:
         for prefix, limit in self.overrides.items():
@@ -148,6 +189,10 @@ class RequestContextMiddleware:
                 status_holder["started"] = True
                 raw = list(message.get("headers", []))
                 raw.append((b"x-request-id", request_id.encode()))
+                if message["status"] == 405:
+                    # The router names only the first route of the path; a path may have several.
+                    allow = ", ".join(self.routes.allowed_methods(scope)).encode()
+                    raw = [(k, v) for k, v in raw if k.lower() != b"allow"] + [(b"allow", allow)]
                 message = {**message, "headers": raw}
             await send(message)
 
@@ -181,8 +226,8 @@ class RequestContextMiddleware:
                     await problem_response(internal_error_body())(scope, receive, send_wrapper_raw)
         finally:
             elapsed = time.perf_counter() - started
-            route = _route_template(self.router_app or self.app, scope)
-            method = scope.get("method", "")
+            route = self.routes.template(scope)
+            method = method_label(scope.get("method", ""))
             status = str(status_holder["status"])
             self.metrics.requests.labels(self.service, method, route, status).inc()
             self.metrics.latency.labels(self.service, method, route).observe(elapsed)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import ClassVar, Self
+from typing import ClassVar, Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import (
@@ -56,6 +56,9 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     log_level: str = "INFO"
     log_json: bool = True
+    # Who may read /metrics: "public", or "token" (a regulator's or service's bearer token).
+    # Unset: public in development and test, token in production.
+    metrics_access: Literal["public", "token"] | None = None
 
     # Idempotency keys (and the responses stored with them) are kept this long.
     idempotency_ttl_hours: float = Field(default=72, gt=0)
@@ -86,6 +89,12 @@ class ServiceSettings(BaseSettings):
     @property
     def schema_name(self) -> str:
         return self.service_name
+
+    @property
+    def metrics_need_token(self) -> bool:
+        if self.metrics_access is None:
+            return self.environment is Environment.production
+        return self.metrics_access == "token"
 
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Self:
