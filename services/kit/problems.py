@@ -130,6 +130,20 @@ class ServiceUnavailable(Problem):
     status, code, title = 503, "service_unavailable", "Service unavailable"
 
 
+# How long a caller told "busy" should wait before trying again.
+BUSY_RETRY_AFTER_SECONDS = 5
+# Lock, statement and idle timeouts, deadlocks and serialisation failures: a retry may succeed.
+_BUSY_SQLSTATES = frozenset({"55P03", "57014", "25P03", "40P01", "40001"})
+
+
+class Busy(ServiceUnavailable):
+    code, title = "busy", "Busy"
+
+    def __init__(self, detail: str | None = None, **kw: Any) -> None:
+        kw.setdefault("headers", {"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)})
+        super().__init__(detail or "the service is busy; try again shortly", **kw)
+
+
 _HTTP_CODES: dict[int, tuple[str, str]] = {
     400: ("bad_request", "Bad request"),
     401: ("unauthorized", "Authentication required"),
@@ -240,14 +254,17 @@ def install_problem_handlers(
                 "a value could not be stored or compared (for example a NUL character or a "
                 "number out of range)"
             ).response()
+        if sqlstate in _BUSY_SQLSTATES:
+            # A bounded wait ran out (see settings.db_*_timeout_seconds) or a lock cycle was
+            # broken: the request was fine, the moment was not.
+            log.warning("database busy (%s); answered 503 with Retry-After", sqlstate)
+            return Busy().response()
         log.error("database error %s: %s", sqlstate, type(exc.__cause__ or exc).__name__)
         return ServiceUnavailable("the database could not complete the request").response()
 
     async def on_pool_timeout(_: Request, exc: Exception) -> JSONResponse:
-        log.error("no database connection free in time")
-        return ServiceUnavailable(
-            "the service is busy; try again shortly", headers={"Retry-After": "5"}
-        ).response()
+        log.warning("no database connection free in time; answered 503 with Retry-After")
+        return Busy().response()
 
     async def on_calendar(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, CalendarYearMissing)

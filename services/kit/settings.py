@@ -44,6 +44,14 @@ class ServiceSettings(BaseSettings):
     db_max_overflow: int = Field(default=0, ge=0, le=200)
     # How long a request waits for a free connection before it is told to come back (503).
     db_pool_timeout: float = Field(default=10, gt=0)
+    # Bounds on every wait in the database (0 turns one off); a caller that hits one gets a 503
+    # with Retry-After instead of hanging, and a stalled client cannot hold locks for long.
+    db_lock_timeout_seconds: float = Field(default=5, ge=0)
+    db_statement_timeout_seconds: float = Field(default=30, ge=0)
+    db_idle_in_transaction_timeout_seconds: float = Field(default=60, ge=0)
+    # For the few requests that legitimately run long statements (bulk sync), see
+    # db.allow_long_statements.
+    db_bulk_statement_timeout_seconds: float = Field(default=300, ge=0)
 
     jwt_algorithm: str = Field(default="HS256", pattern="^(HS256|RS256)$")
     jwt_secret: SecretStr | None = SecretStr(DEV_JWT_SECRET)

@@ -9,6 +9,7 @@ import httpx
 import pytest_asyncio
 from fastapi import APIRouter, Depends, FastAPI
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.kit import audit
@@ -52,6 +53,12 @@ async def create_then_fail(body: Thing, session: SessionDep) -> dict[str, str]:
 async def create_then_crash(body: Thing, session: SessionDep) -> dict[str, str]:
     await audit.record(session, kit_tables, None, "create", "thing", body.name)
     raise RuntimeError("password=hunter2 SELECT * FROM registry.secret_table")
+
+
+@router.get("/slow")
+async def slow(session: SessionDep, seconds: float = 0) -> dict[str, float]:
+    await session.execute(text("SELECT pg_sleep(:s)"), {"s": seconds})
+    return {"slept": seconds}
 
 
 @router.get("/whoami")
