@@ -14,6 +14,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi.routing import iter_route_contexts
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -21,7 +22,13 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.kit.context import request_id_var
-from services.kit.problems import PayloadTooLarge, internal_error_body, problem_response
+from services.kit.problems import (
+    PayloadTooLarge,
+    ValidationFailed,
+    expected_problem,
+    internal_error_body,
+    problem_response,
+)
 
 log = logging.getLogger("forerunner.access")
 REQUEST_ID_HEADER = "x-request-id"
@@ -133,6 +140,25 @@ def method_label(method: str) -> str:
     return method if method in KNOWN_METHODS else "other"
 
 
+def nul_field(scope: Scope, headers: dict[str, str]) -> str | None:
+    """The first path, query parameter or header holding a NUL character, if any.
+
+    PostgreSQL text cannot hold NUL, so such a value would fail only when it reaches the
+    database: too late for a streamed answer, whose status is already sent.
+    """
+    if "\x00" in scope.get("path", ""):
+        return "path"
+    query = scope.get("query_string", b"").decode("latin-1")
+    if "%00" in query or "\x00" in query:
+        for name, value in parse_qsl(query, keep_blank_values=True):
+            if "\x00" in name or "\x00" in value:
+                return name.replace("\x00", "") or "query"
+    for name, value in headers.items():
+        if "\x00" in value:
+            return name
+    return None
+
+
 class RequestContextMiddleware:
     """Request id in and out, access log, metrics, body limit, and a problem+json 500."""
 
@@ -158,6 +184,21 @@ class RequestContextMiddleware:
             if path.startswith(prefix):
                 return limit
         return self.max_body_bytes
+
+    def _log_broken_off(self, exc: BaseException) -> None:
+        # Starlette wraps an error it has a handler for, once too late to use it, in a
+        # RuntimeError: the cause says what happened.
+        problem = expected_problem(exc)
+        if problem is None and exc.__cause__ is not None:
+            problem = expected_problem(exc.__cause__)
+        if problem is not None:
+            log.warning(
+                "response broken off after it started: %s",
+                problem.code,
+                extra={"service": self.service},
+            )
+        else:
+            log.exception("response broken off after it started", extra={"service": self.service})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -212,18 +253,27 @@ class RequestContextMiddleware:
 
         try:
             declared = headers.get("content-length")
-            if declared is not None and declared.isdigit() and int(declared) > limit:
+            bad_field = nul_field(scope, headers)
+            if bad_field is not None:
+                await ValidationFailed.for_field(
+                    bad_field, "must not contain a NUL character"
+                ).response()(scope, receive, send_wrapper_raw)
+            elif declared is not None and declared.isdigit() and int(declared) > limit:
                 await limit_problem.response()(scope, receive, send_wrapper_raw)
             else:
                 await self.app(scope, receive_wrapper, send_wrapper)
-        except Exception:
+        except Exception as exc:
             if too_large["flag"]:
                 if not too_large["replaced"]:
                     await limit_problem.response()(scope, receive, send_wrapper_raw)
+            elif status_holder["started"]:
+                # Too late for an error status: leave the body unfinished, so that the server
+                # closes the connection without the chunked end and the client sees a
+                # truncated transfer rather than a complete-looking file.
+                self._log_broken_off(exc)
             else:
                 log.exception("unhandled error", extra={"service": self.service})
-                if not status_holder["started"]:
-                    await problem_response(internal_error_body())(scope, receive, send_wrapper_raw)
+                await problem_response(internal_error_body())(scope, receive, send_wrapper_raw)
         finally:
             elapsed = time.perf_counter() - started
             route = self.routes.template(scope)

@@ -181,6 +181,31 @@ def internal_error_body() -> ProblemBody:
     )
 
 
+def expected_problem(exc: BaseException) -> Problem | None:
+    """The problem an error stands for when the caller or the moment is at fault, not the code.
+
+    None for anything else (a bug, a database that is down): that is logged with its traceback.
+    """
+    if isinstance(exc, Problem):
+        return exc
+    if isinstance(exc, PoolTimeout):
+        return Busy()
+    if isinstance(exc, DBAPIError) and not isinstance(exc, IntegrityError):
+        sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
+        if sqlstate.startswith("22"):
+            # Data exception: the input is at fault (a NUL character, a number out of range).
+            # Not a 503: a retry would fail the same way.
+            return ValidationFailed(
+                "a value could not be stored or compared (for example a NUL character or a "
+                "number out of range)"
+            )
+        if sqlstate in _BUSY_SQLSTATES:
+            # A bounded wait ran out (see settings.db_*_timeout_seconds) or a lock cycle was
+            # broken: the request was fine, the moment was not.
+            return Busy()
+    return None
+
+
 def _loc_to_field(loc: Sequence[int | str]) -> str:
     parts = [str(p) for p in loc]
     if parts and parts[0] in {"body", "query", "path", "header", "cookie"}:
@@ -245,20 +270,11 @@ def install_problem_handlers(
         ).response()
 
     async def on_db_error(_: Request, exc: Exception) -> JSONResponse:
+        problem = expected_problem(exc)
+        if problem is not None:
+            log.info("database refused the request: %s", problem.code)
+            return problem.response()
         sqlstate = str(getattr(getattr(exc, "orig", None), "sqlstate", "") or "")
-        if sqlstate.startswith("22"):
-            # Data exception: the input, not the database, is at fault (a NUL character,
-            # a number out of range). Not a 503: a retry would fail the same way.
-            log.info("data exception %s turned into 422", sqlstate)
-            return ValidationFailed(
-                "a value could not be stored or compared (for example a NUL character or a "
-                "number out of range)"
-            ).response()
-        if sqlstate in _BUSY_SQLSTATES:
-            # A bounded wait ran out (see settings.db_*_timeout_seconds) or a lock cycle was
-            # broken: the request was fine, the moment was not.
-            log.warning("database busy (%s); answered 503 with Retry-After", sqlstate)
-            return Busy().response()
         log.error("database error %s: %s", sqlstate, type(exc.__cause__ or exc).__name__)
         return ServiceUnavailable("the database could not complete the request").response()
 
