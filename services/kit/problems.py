@@ -6,6 +6,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -181,6 +182,19 @@ def internal_error_body() -> ProblemBody:
     )
 
 
+def _sqlstate(exc: BaseException) -> str:
+    """The SQLSTATE of a database error, or "" for anything else.
+
+    Through SQLAlchemy (a session) the driver's error is wrapped; on a plain read connection
+    (kit.reads) it arrives as asyncpg raised it.
+    """
+    if isinstance(exc, DBAPIError):
+        return str(getattr(exc.orig, "sqlstate", "") or "")
+    if isinstance(exc, asyncpg.PostgresError):
+        return str(exc.sqlstate or "")
+    return ""
+
+
 def expected_problem(exc: BaseException) -> Problem | None:
     """The problem an error stands for when the caller or the moment is at fault, not the code.
 
@@ -190,8 +204,10 @@ def expected_problem(exc: BaseException) -> Problem | None:
         return exc
     if isinstance(exc, PoolTimeout):
         return Busy()
-    if isinstance(exc, DBAPIError) and not isinstance(exc, IntegrityError):
-        sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
+    if isinstance(exc, IntegrityError):
+        return None
+    sqlstate = _sqlstate(exc)
+    if sqlstate:
         if sqlstate.startswith("22"):
             # Data exception: the input is at fault (a NUL character, a number out of range).
             # Not a 503: a retry would fail the same way.
@@ -274,8 +290,7 @@ def install_problem_handlers(
         if problem is not None:
             log.info("database refused the request: %s", problem.code)
             return problem.response()
-        sqlstate = str(getattr(getattr(exc, "orig", None), "sqlstate", "") or "")
-        log.error("database error %s: %s", sqlstate, type(exc.__cause__ or exc).__name__)
+        log.error("database error %s: %s", _sqlstate(exc), type(exc.__cause__ or exc).__name__)
         return ServiceUnavailable("the database could not complete the request").response()
 
     async def on_pool_timeout(_: Request, exc: Exception) -> JSONResponse:
@@ -295,6 +310,7 @@ def install_problem_handlers(
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(IntegrityError, on_integrity)
     app.add_exception_handler(DBAPIError, on_db_error)
+    app.add_exception_handler(asyncpg.PostgresError, on_db_error)
     app.add_exception_handler(CalendarYearMissing, on_calendar)
     app.add_exception_handler(PoolTimeout, on_pool_timeout)
 

@@ -18,6 +18,7 @@ from services.kit.auth import CurrentPrincipal, Principal, Role, require_roles
 from services.kit.db import SessionDep
 from services.kit.idempotency import IdempotencyDep
 from services.kit.problems import Conflict
+from services.kit.reads import ReadConnDep
 from services.registry.models import kit_tables
 from services.registry.settings import RegistrySettings
 from tests.conftest import bind_app, client_for, service_settings
@@ -58,6 +59,12 @@ async def create_then_crash(body: Thing, session: SessionDep) -> dict[str, str]:
 @router.get("/slow")
 async def slow(session: SessionDep, seconds: float = 0) -> dict[str, float]:
     await session.execute(text("SELECT pg_sleep(:s)"), {"s": seconds})
+    return {"slept": seconds}
+
+
+@router.get("/slow-read")
+async def slow_read(conn: ReadConnDep, seconds: float = 0) -> dict[str, float]:
+    await conn.execute("SELECT pg_sleep($1)", seconds)
     return {"slept": seconds}
 
 

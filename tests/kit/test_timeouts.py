@@ -72,11 +72,12 @@ async def test_a_write_behind_a_held_row_lock_is_503_busy_not_a_hang(database_ur
     await app.state.db.dispose()
 
 
-async def test_a_statement_over_its_time_is_503_busy(database_url):
+@pytest.mark.parametrize("route", ["/v1/kit/slow", "/v1/kit/slow-read"])
+async def test_a_statement_over_its_time_is_503_busy(database_url, route):
     app = make_kit_app(database_url, db_statement_timeout_seconds=0.3)
     async with client_for(app) as client:
-        response = await asyncio.wait_for(client.get("/v1/kit/slow?seconds=5"), HANG)
-        quick = await client.get("/v1/kit/slow?seconds=0")
+        response = await asyncio.wait_for(client.get(f"{route}?seconds=5"), HANG)
+        quick = await client.get(f"{route}?seconds=0")
     await app.state.db.dispose()
     assert response.status_code == 503
     assert response.json()["code"] == "busy"
