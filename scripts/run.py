@@ -26,6 +26,10 @@ def ports() -> dict[str, int]:
     return {s: int(os.environ.get(f"{s.upper()}_PORT", p)) for s, p in DEFAULT_PORTS.items()}
 
 
+class _Shutdown(BaseException):
+    """Raised by the first SIGTERM or SIGINT: leave the main loop and stop everything."""
+
+
 def _wait_ready(port: int, deadline: float) -> bool:
     while time.monotonic() < deadline:
         try:
@@ -50,13 +54,12 @@ def main() -> int:
         embedded, url = emb.start(ROOT / ".data" / "pg")
     services = ports()
     children: list[subprocess.Popen[bytes]] = []
-    stopping = False
 
-    def stop(signum: int | None = None, frame: FrameType | None = None) -> None:
-        nonlocal stopping
-        if stopping:
-            return
-        stopping = True
+    def stop() -> None:
+        # Once shutdown has begun, a second signal (make forwards the one it got, an impatient
+        # Ctrl-C) must not cut it short: it would skip stopping PostgreSQL and the last line.
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, signal.SIG_IGN)
         for child in children:
             if child.poll() is None:
                 child.terminate()
@@ -65,16 +68,20 @@ def main() -> int:
                 child.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 child.kill()
+                child.wait()
         if embedded is not None:
             # Stopped explicitly: an embedded postgres would outlive us otherwise.
             embedded.cleanup()
         print("stopped everything make run started", flush=True)
 
-    def on_sigterm(signum: int, frame: FrameType | None) -> None:
-        stop(signum, frame)
-        sys.exit(0)
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        # The first SIGTERM or SIGINT ends the main loop; stop() then ignores the rest.
+        for each in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(each, signal.SIG_IGN)
+        raise _Shutdown
 
-    signal.signal(signal.SIGTERM, on_sigterm)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     try:
         for service in services:
             upgrade(service, url)
@@ -114,7 +121,7 @@ def main() -> int:
             time.sleep(0.5)
         print("a service exited; stopping the others", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except _Shutdown:
         return 0
     finally:
         stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -26,9 +27,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def launched(database_url):
-    """The launcher on free ports against this worker's database; stopped with SIGTERM."""
+PYTHON_LAUNCHER = [sys.executable, "-m", "scripts.run"]
+# -o: never reinstall the environment from inside a test run.
+MAKE_LAUNCHER = ["make", "--no-print-directory", "-o", ".venv/.installed", "run"]
+
+
+def launch(database_url: str, command: list[str]) -> tuple[subprocess.Popen[bytes], dict, set]:
+    """The launcher on free ports against this worker's database, once all three are ready."""
     ports = {name: free_port() for name in ("registry", "ranking", "oversight")}
     env = {
         **os.environ,
@@ -37,7 +42,7 @@ def launched(database_url):
         **{f"{name.upper()}_PORT": str(port) for name, port in ports.items()},
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "scripts.run"],
+        command,
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -54,16 +59,27 @@ def launched(database_url):
             except httpx.HTTPError:
                 pass
         time.sleep(0.3)
+    return proc, ports, ready
+
+
+def ensure_stopped(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise
+
+
+@pytest.fixture
+def launched(database_url):
+    """The launcher started directly; stopped with SIGTERM."""
+    proc, ports, ready = launch(database_url, PYTHON_LAUNCHER)
     try:
         yield proc, ports, ready
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                raise
+        ensure_stopped(proc)
 
 
 def _listening(port: int) -> bool:
@@ -94,7 +110,26 @@ async def test_services_start_talk_over_http_and_stop(launched):
         await registry.aclose()
 
     proc.send_signal(signal.SIGTERM)
+    await asyncio.sleep(
+        0.2
+    )  # the shutdown is now waiting for the services to stop: a second signal
+    proc.send_signal(signal.SIGTERM)  # (make forwards the one it got) must not cut it short
     assert proc.wait(timeout=30) == 0
     output = proc.stdout.read().decode() if proc.stdout else ""
     assert "stopped everything make run started" in output
+    assert not any(_listening(port) for port in ports.values())
+
+
+def test_make_run_finishes_its_shutdown_on_sigterm(database_url):
+    """Under make the launcher gets SIGTERM twice: its own, and the one make forwards."""
+    proc, ports, ready = launch(database_url, MAKE_LAUNCHER)
+    try:
+        assert ready == {"registry", "ranking", "oversight"}
+        os.killpg(proc.pid, signal.SIGTERM)  # what a terminal or a supervisor does
+        proc.wait(timeout=30)
+        output = proc.stdout.read().decode() if proc.stdout else ""
+    finally:
+        ensure_stopped(proc)
+    assert "stopped everything make run started" in output
+    assert "Traceback" not in output
     assert not any(_listening(port) for port in ports.values())

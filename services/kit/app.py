@@ -11,16 +11,23 @@ from typing import Any
 
 import fastapi_offline
 from fastapi import APIRouter, FastAPI
+from fastapi.dependencies.models import Dependant
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import BaseRoute
 
 from services.kit import health
-from services.kit.auth import ServiceTokenProvider, TokenVerifier
+from services.kit.auth import (
+    ServiceTokenProvider,
+    TokenVerifier,
+    current_principal,
+    optional_principal,
+)
 from services.kit.background import Periodic
 from services.kit.clock import Clock, SystemClock
 from services.kit.db import Database, KitTables
@@ -209,6 +216,7 @@ def _document_problems(app: FastAPI) -> None:
             components.setdefault(name, sub)
         components["ProblemBody"].pop("$defs", None)
         _require_if_match(schema)
+        _declare_auth(schema, app.routes)
         app.openapi_schema = schema
         return schema
 
@@ -224,3 +232,40 @@ def _require_if_match(schema: dict[str, Any]) -> None:
                     parameter["required"] = True
                     parameter.get("schema", {}).pop("anyOf", None)
                     parameter["schema"] = {"type": "string", "maxLength": 1000}
+
+
+def _auth_of(dependant: Dependant) -> str | None:
+    """ "required" when the route needs a token, "optional" when it only reads one, else None."""
+    found: set[str] = set()
+    stack = [dependant]
+    while stack:
+        current = stack.pop()
+        if current.call is current_principal:
+            found.add("required")
+        elif current.call is optional_principal:
+            found.add("optional")
+        stack.extend(current.dependencies)
+    return "required" if "required" in found else next(iter(found), None)
+
+
+def _declare_auth(schema: dict[str, Any], routes: Sequence[BaseRoute]) -> None:
+    """Security as the service enforces it: FastAPI marks a token it merely reads as required.
+
+    An operation that serves anonymous callers too (showing a token's holder more) lists the
+    empty requirement beside the bearer one; one that never reads a token declares none.
+    """
+    paths = schema.get("paths", {})
+    for ctx in iter_route_contexts(routes):
+        route = ctx.original_route
+        if not isinstance(route, APIRoute) or not route.include_in_schema:
+            continue
+        auth = _auth_of(route.dependant)
+        for method in route.methods or ():
+            operation = paths.get(ctx.path_format, {}).get(method.lower())
+            if operation is None:
+                continue
+            bearers = [r for r in operation.get("security", []) if r]
+            if auth is None or not bearers:
+                operation.pop("security", None)
+            elif auth == "optional":
+                operation["security"] = [{}, *bearers]

@@ -116,6 +116,28 @@ def make_metadata(schema: str) -> tuple[MetaData, KitTables]:
     return metadata, KitTables(idempotency=idempotency, outbox=outbox, audit=audit)
 
 
+def _ms(seconds: float) -> str:
+    return str(round(seconds * 1000))
+
+
+def timeouts(settings: ServiceSettings) -> dict[str, str]:
+    """Server settings that bound how long a connection of the service may wait or idle."""
+    return {
+        "lock_timeout": _ms(settings.db_lock_timeout_seconds),
+        "statement_timeout": _ms(settings.db_statement_timeout_seconds),
+        "idle_in_transaction_session_timeout": _ms(settings.db_idle_in_transaction_timeout_seconds),
+    }
+
+
+async def allow_long_statements(session: AsyncSession, settings: ServiceSettings) -> None:
+    """Raise the statement timeout to the bulk one for the rest of this transaction only."""
+    # SET cannot take a bind parameter; set_config(..., true) is SET LOCAL that can.
+    await session.execute(
+        text("SELECT set_config('statement_timeout', :ms, true)"),
+        {"ms": _ms(settings.db_bulk_statement_timeout_seconds)},
+    )
+
+
 class Database:
     """The engine and session factory of one service."""
 
@@ -139,6 +161,7 @@ class Database:
                     # asyncpg prepares every statement; a generic plan ignores how common a
                     # search gram is, so plan each execution for its own values.
                     "plan_cache_mode": "force_custom_plan",
+                    **timeouts(settings),
                 }
             },
         )

@@ -9,11 +9,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import func, select, text
 
+from services.kit.auth import OptionalPrincipal, Role
 from services.kit.db import Database
 from services.kit.migrations import VERSION_TABLE, head_revision
-from services.kit.problems import ServiceUnavailable
+from services.kit.problems import Forbidden, ServiceUnavailable, Unauthorized
 
 router = APIRouter(tags=["health"])
+METRICS_READERS = (Role.regulator, Role.service)
 
 
 class Health(BaseModel):
@@ -58,11 +60,20 @@ async def readyz(request: Request) -> Readiness:
 @router.get(
     "/metrics",
     summary="Prometheus metrics",
+    description=(
+        "Public unless the service is configured with `METRICS_ACCESS=token` (the default in "
+        "production): then only a regulator's or a service's bearer token may read it."
+    ),
     operation_id="metrics",
     response_class=Response,
     responses={200: {"content": {"text/plain": {}}}},
 )
-async def metrics(request: Request) -> Response:
+async def metrics(request: Request, principal: OptionalPrincipal) -> Response:
+    if request.app.state.settings.metrics_need_token:
+        if principal is None:
+            raise Unauthorized("reading the metrics needs a token")
+        if principal.role not in METRICS_READERS:
+            raise Forbidden("only regulators and services may read the metrics")
     metrics = request.app.state.metrics
     outbox = request.app.state.tables.outbox
     try:

@@ -14,13 +14,21 @@ import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
+from fastapi.routing import iter_route_contexts
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from starlette.routing import Match
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.kit.context import request_id_var
-from services.kit.problems import PayloadTooLarge, internal_error_body, problem_response
+from services.kit.problems import (
+    PayloadTooLarge,
+    ValidationFailed,
+    expected_problem,
+    internal_error_body,
+    problem_response,
+)
 
 log = logging.getLogger("forerunner.access")
 REQUEST_ID_HEADER = "x-request-id"
@@ -82,14 +90,73 @@ class Metrics:
         self.service = service
 
 
-def _route_template(app: ASGIApp, scope: Scope) -> str:
-    """The route's path template, so metrics don't explode per id."""
-    router = getattr(app, "router", None)
-    for route in getattr(router, "routes", []):
-        match, _ = route.matches(scope)
-        if match == Match.FULL:
-            return str(getattr(route, "path", scope.get("path", "")))
-    return "unmatched"
+# Methods a client can send are unbounded (any token is a valid method): label the rest "other".
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+UNMATCHED = "unmatched"
+
+
+class RouteTable:
+    """The app's routes with their full path templates (included routers flattened).
+
+    Metric labels come only from here (a template, or ``UNMATCHED``), never from the request's
+    path: a label per distinct URL would grow without bound and show other callers' paths.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+        self._routes: list[tuple[Any, str, frozenset[str]]] | None = None
+
+    def _load(self) -> list[tuple[Any, str, frozenset[str]]]:
+        # Read on first use: the app's routers are included after the middleware is added.
+        if self._routes is None:
+            routes: list[BaseRoute] = list(getattr(self._app, "routes", []))
+            self._routes = [
+                (ctx, str(ctx.path_format), frozenset(ctx.methods or ()))
+                for ctx in iter_route_contexts(routes)
+            ]
+        return self._routes
+
+    def template(self, scope: Scope) -> str:
+        """The template of the route that serves the request (or would, with another method)."""
+        partial = None
+        for ctx, template, _ in self._load():
+            match, _ = ctx.matches(scope)
+            if match == Match.FULL:
+                return template
+            if match == Match.PARTIAL and partial is None:
+                partial = template
+        return partial or UNMATCHED
+
+    def allowed_methods(self, scope: Scope) -> list[str]:
+        """Every method some route serves at this path (a 405's ``Allow``)."""
+        allowed: set[str] = set()
+        for ctx, _, methods in self._load():
+            if ctx.matches(scope)[0] != Match.NONE:
+                allowed |= methods
+        return sorted(allowed)
+
+
+def method_label(method: str) -> str:
+    return method if method in KNOWN_METHODS else "other"
+
+
+def nul_field(scope: Scope, headers: dict[str, str]) -> str | None:
+    """The first path, query parameter or header holding a NUL character, if any.
+
+    PostgreSQL text cannot hold NUL, so such a value would fail only when it reaches the
+    database: too late for a streamed answer, whose status is already sent.
+    """
+    if "\x00" in scope.get("path", ""):
+        return "path"
+    query = scope.get("query_string", b"").decode("latin-1")
+    if "%00" in query or "\x00" in query:
+        for name, value in parse_qsl(query, keep_blank_values=True):
+            if "\x00" in name or "\x00" in value:
+                return name.replace("\x00", "") or "query"
+    for name, value in headers.items():
+        if "\x00" in value:
+            return name
+    return None
 
 
 class RequestContextMiddleware:
@@ -110,13 +177,28 @@ class RequestContextMiddleware:
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         self.overrides = body_limit_overrides or {}
-        self.router_app = router_app
+        self.routes = RouteTable(router_app or app)
 
     def _limit_for(self, path: str) -> int:
         for prefix, limit in self.overrides.items():
             if path.startswith(prefix):
                 return limit
         return self.max_body_bytes
+
+    def _log_broken_off(self, exc: BaseException) -> None:
+        # Starlette wraps an error it has a handler for, once too late to use it, in a
+        # RuntimeError: the cause says what happened.
+        problem = expected_problem(exc)
+        if problem is None and exc.__cause__ is not None:
+            problem = expected_problem(exc.__cause__)
+        if problem is not None:
+            log.warning(
+                "response broken off after it started: %s",
+                problem.code,
+                extra={"service": self.service},
+            )
+        else:
+            log.exception("response broken off after it started", extra={"service": self.service})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -148,6 +230,10 @@ class RequestContextMiddleware:
                 status_holder["started"] = True
                 raw = list(message.get("headers", []))
                 raw.append((b"x-request-id", request_id.encode()))
+                if message["status"] == 405:
+                    # The router names only the first route of the path; a path may have several.
+                    allow = ", ".join(self.routes.allowed_methods(scope)).encode()
+                    raw = [(k, v) for k, v in raw if k.lower() != b"allow"] + [(b"allow", allow)]
                 message = {**message, "headers": raw}
             await send(message)
 
@@ -167,22 +253,31 @@ class RequestContextMiddleware:
 
         try:
             declared = headers.get("content-length")
-            if declared is not None and declared.isdigit() and int(declared) > limit:
+            bad_field = nul_field(scope, headers)
+            if bad_field is not None:
+                await ValidationFailed.for_field(
+                    bad_field, "must not contain a NUL character"
+                ).response()(scope, receive, send_wrapper_raw)
+            elif declared is not None and declared.isdigit() and int(declared) > limit:
                 await limit_problem.response()(scope, receive, send_wrapper_raw)
             else:
                 await self.app(scope, receive_wrapper, send_wrapper)
-        except Exception:
+        except Exception as exc:
             if too_large["flag"]:
                 if not too_large["replaced"]:
                     await limit_problem.response()(scope, receive, send_wrapper_raw)
+            elif status_holder["started"]:
+                # Too late for an error status: leave the body unfinished, so that the server
+                # closes the connection without the chunked end and the client sees a
+                # truncated transfer rather than a complete-looking file.
+                self._log_broken_off(exc)
             else:
                 log.exception("unhandled error", extra={"service": self.service})
-                if not status_holder["started"]:
-                    await problem_response(internal_error_body())(scope, receive, send_wrapper_raw)
+                await problem_response(internal_error_body())(scope, receive, send_wrapper_raw)
         finally:
             elapsed = time.perf_counter() - started
-            route = _route_template(self.router_app or self.app, scope)
-            method = scope.get("method", "")
+            route = self.routes.template(scope)
+            method = method_label(scope.get("method", ""))
             status = str(status_holder["status"])
             self.metrics.requests.labels(self.service, method, route, status).inc()
             self.metrics.latency.labels(self.service, method, route).observe(elapsed)

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -130,6 +131,20 @@ class ServiceUnavailable(Problem):
     status, code, title = 503, "service_unavailable", "Service unavailable"
 
 
+# How long a caller told "busy" should wait before trying again.
+BUSY_RETRY_AFTER_SECONDS = 5
+# Lock, statement and idle timeouts, deadlocks and serialisation failures: a retry may succeed.
+_BUSY_SQLSTATES = frozenset({"55P03", "57014", "25P03", "40P01", "40001"})
+
+
+class Busy(ServiceUnavailable):
+    code, title = "busy", "Busy"
+
+    def __init__(self, detail: str | None = None, **kw: Any) -> None:
+        kw.setdefault("headers", {"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)})
+        super().__init__(detail or "the service is busy; try again shortly", **kw)
+
+
 _HTTP_CODES: dict[int, tuple[str, str]] = {
     400: ("bad_request", "Bad request"),
     401: ("unauthorized", "Authentication required"),
@@ -165,6 +180,46 @@ def internal_error_body() -> ProblemBody:
         detail="The server could not complete the request. It has been logged.",
         code="internal_error",
     )
+
+
+def _sqlstate(exc: BaseException) -> str:
+    """The SQLSTATE of a database error, or "" for anything else.
+
+    Through SQLAlchemy (a session) the driver's error is wrapped; on a plain read connection
+    (kit.reads) it arrives as asyncpg raised it.
+    """
+    if isinstance(exc, DBAPIError):
+        return str(getattr(exc.orig, "sqlstate", "") or "")
+    if isinstance(exc, asyncpg.PostgresError):
+        return str(exc.sqlstate or "")
+    return ""
+
+
+def expected_problem(exc: BaseException) -> Problem | None:
+    """The problem an error stands for when the caller or the moment is at fault, not the code.
+
+    None for anything else (a bug, a database that is down): that is logged with its traceback.
+    """
+    if isinstance(exc, Problem):
+        return exc
+    if isinstance(exc, PoolTimeout):
+        return Busy()
+    if isinstance(exc, IntegrityError):
+        return None
+    sqlstate = _sqlstate(exc)
+    if sqlstate:
+        if sqlstate.startswith("22"):
+            # Data exception: the input is at fault (a NUL character, a number out of range).
+            # Not a 503: a retry would fail the same way.
+            return ValidationFailed(
+                "a value could not be stored or compared (for example a NUL character or a "
+                "number out of range)"
+            )
+        if sqlstate in _BUSY_SQLSTATES:
+            # A bounded wait ran out (see settings.db_*_timeout_seconds) or a lock cycle was
+            # broken: the request was fine, the moment was not.
+            return Busy()
+    return None
 
 
 def _loc_to_field(loc: Sequence[int | str]) -> str:
@@ -231,23 +286,16 @@ def install_problem_handlers(
         ).response()
 
     async def on_db_error(_: Request, exc: Exception) -> JSONResponse:
-        sqlstate = str(getattr(getattr(exc, "orig", None), "sqlstate", "") or "")
-        if sqlstate.startswith("22"):
-            # Data exception: the input, not the database, is at fault (a NUL character,
-            # a number out of range). Not a 503: a retry would fail the same way.
-            log.info("data exception %s turned into 422", sqlstate)
-            return ValidationFailed(
-                "a value could not be stored or compared (for example a NUL character or a "
-                "number out of range)"
-            ).response()
-        log.error("database error %s: %s", sqlstate, type(exc.__cause__ or exc).__name__)
+        problem = expected_problem(exc)
+        if problem is not None:
+            log.info("database refused the request: %s", problem.code)
+            return problem.response()
+        log.error("database error %s: %s", _sqlstate(exc), type(exc.__cause__ or exc).__name__)
         return ServiceUnavailable("the database could not complete the request").response()
 
     async def on_pool_timeout(_: Request, exc: Exception) -> JSONResponse:
-        log.error("no database connection free in time")
-        return ServiceUnavailable(
-            "the service is busy; try again shortly", headers={"Retry-After": "5"}
-        ).response()
+        log.warning("no database connection free in time; answered 503 with Retry-After")
+        return Busy().response()
 
     async def on_calendar(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, CalendarYearMissing)
@@ -262,6 +310,7 @@ def install_problem_handlers(
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(IntegrityError, on_integrity)
     app.add_exception_handler(DBAPIError, on_db_error)
+    app.add_exception_handler(asyncpg.PostgresError, on_db_error)
     app.add_exception_handler(CalendarYearMissing, on_calendar)
     app.add_exception_handler(PoolTimeout, on_pool_timeout)
 

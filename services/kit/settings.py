@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import ClassVar, Self
+from typing import ClassVar, Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import (
@@ -44,6 +44,14 @@ class ServiceSettings(BaseSettings):
     db_max_overflow: int = Field(default=0, ge=0, le=200)
     # How long a request waits for a free connection before it is told to come back (503).
     db_pool_timeout: float = Field(default=10, gt=0)
+    # Bounds on every wait in the database (0 turns one off); a caller that hits one gets a 503
+    # with Retry-After instead of hanging, and a stalled client cannot hold locks for long.
+    db_lock_timeout_seconds: float = Field(default=5, ge=0)
+    db_statement_timeout_seconds: float = Field(default=30, ge=0)
+    db_idle_in_transaction_timeout_seconds: float = Field(default=60, ge=0)
+    # For the few requests that legitimately run long statements (bulk sync), see
+    # db.allow_long_statements.
+    db_bulk_statement_timeout_seconds: float = Field(default=300, ge=0)
 
     jwt_algorithm: str = Field(default="HS256", pattern="^(HS256|RS256)$")
     jwt_secret: SecretStr | None = SecretStr(DEV_JWT_SECRET)
@@ -60,6 +68,9 @@ class ServiceSettings(BaseSettings):
     gzip_min_bytes: int = Field(default=1400, ge=0)
     log_level: str = "INFO"
     log_json: bool = True
+    # Who may read /metrics: "public", or "token" (a regulator's or service's bearer token).
+    # Unset: public in development and test, token in production.
+    metrics_access: Literal["public", "token"] | None = None
 
     # Idempotency keys (and the responses stored with them) are kept this long.
     idempotency_ttl_hours: float = Field(default=72, gt=0)
@@ -90,6 +101,12 @@ class ServiceSettings(BaseSettings):
     @property
     def schema_name(self) -> str:
         return self.service_name
+
+    @property
+    def metrics_need_token(self) -> bool:
+        if self.metrics_access is None:
+            return self.environment is Environment.production
+        return self.metrics_access == "token"
 
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Self:

@@ -9,6 +9,7 @@ import httpx
 import pytest_asyncio
 from fastapi import APIRouter, Depends, FastAPI
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.kit import audit
@@ -17,6 +18,7 @@ from services.kit.auth import CurrentPrincipal, Principal, Role, require_roles
 from services.kit.db import SessionDep
 from services.kit.idempotency import IdempotencyDep
 from services.kit.problems import Conflict
+from services.kit.reads import ReadConnDep
 from services.registry.models import kit_tables
 from services.registry.settings import RegistrySettings
 from tests.conftest import bind_app, client_for, service_settings
@@ -52,6 +54,18 @@ async def create_then_fail(body: Thing, session: SessionDep) -> dict[str, str]:
 async def create_then_crash(body: Thing, session: SessionDep) -> dict[str, str]:
     await audit.record(session, kit_tables, None, "create", "thing", body.name)
     raise RuntimeError("password=hunter2 SELECT * FROM registry.secret_table")
+
+
+@router.get("/slow")
+async def slow(session: SessionDep, seconds: float = 0) -> dict[str, float]:
+    await session.execute(text("SELECT pg_sleep(:s)"), {"s": seconds})
+    return {"slept": seconds}
+
+
+@router.get("/slow-read")
+async def slow_read(conn: ReadConnDep, seconds: float = 0) -> dict[str, float]:
+    await conn.execute("SELECT pg_sleep($1)", seconds)
+    return {"slept": seconds}
 
 
 @router.get("/whoami")

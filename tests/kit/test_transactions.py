@@ -185,7 +185,7 @@ async def test_an_exhausted_pool_is_a_503_with_retry_after(database_url):
     await app.state.db.dispose()
     assert response.status_code == 503
     assert response.headers["retry-after"] == "5"
-    assert response.json()["code"] == "service_unavailable"
+    assert response.json()["code"] == "busy"
 
 
 def test_embedded_socket_uri_becomes_an_asyncpg_url():

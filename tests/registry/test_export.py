@@ -224,3 +224,119 @@ async def test_bad_parameters_are_422(registry_client, params):
     response = await registry_client.get(EXPORT, params=params)
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"category": "a\x00b"},
+        {"q": "电\x00饭"},
+        {"region": "12\x00"},
+        {"uscc": "9112\x000116"},
+        {"status": "current\x00"},
+        {"format": "csv", "cursor\x00": "x"},
+    ],
+)
+async def test_a_nul_in_any_parameter_is_422_before_a_byte_of_the_file(registry_client, params):
+    response = await registry_client.get(EXPORT, params=params)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "NUL" in response.json()["detail"]
+    assert "content-disposition" not in response.headers
+
+
+async def test_a_nul_in_a_header_is_422_on_any_route(registry_client):
+    response = await registry_client.get("/v1/categories", headers={"Accept-Language": "zh\x00CN"})
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {"field": "accept-language", "message": "must not contain a NUL character"}
+    ]
+
+
+async def test_a_refusal_on_the_first_page_is_a_problem_not_a_200(registry_client, monkeypatch):
+    from services.kit.problems import Busy
+
+    async def refused(*_: Any) -> Any:
+        raise Busy()
+        yield  # an async generator, like the real one
+
+    monkeypatch.setattr(export_service, "batches", refused)
+    response = await registry_client.get(EXPORT, params={"format": "csv"})
+    assert response.status_code == 503
+    assert response.json()["code"] == "busy"
+    assert response.headers["retry-after"] == "5"
+
+
+@pytest.fixture
+async def served_registry(database_url, sessionmaker):
+    """The registry behind a real uvicorn on a free port (a broken-off transfer needs a socket)."""
+    import asyncio
+    import socket
+
+    import uvicorn
+
+    from services.registry.app import create_app
+    from services.registry.settings import RegistrySettings
+    from tests.conftest import bind_app, service_settings
+
+    app = bind_app(create_app(service_settings(RegistrySettings, database_url)), sessionmaker)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical", lifespan="off")
+    )
+    task = asyncio.create_task(server.serve())
+    for _ in range(200):  # uvicorn offers no event for "listening"
+        if server.started:
+            break
+        await asyncio.sleep(0.05)
+    yield app, f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    await asyncio.wait_for(task, 10)
+    await app.state.db.dispose()
+
+
+@pytest.mark.parametrize(("failure", "traceback"), [("busy", False), ("bug", True)])
+async def test_a_failure_mid_stream_breaks_the_transfer_off(
+    served_registry, registry_client, monkeypatch, caplog, failure, traceback
+):
+    from services.kit.problems import Busy
+
+    _, base = served_registry
+    seeded = await seed(registry_client)
+    monkeypatch.setattr(export_service, "BATCH_ROWS", 1)
+    real = export_service.record
+    sent: list[str] = []
+
+    def record(row: Any) -> dict[str, Any]:
+        if sent:
+            raise Busy() if failure == "busy" else RuntimeError("a bug")
+        sent.append(str(row.id))
+        return real(row)
+
+    monkeypatch.setattr(export_service, "record", record)
+    received: list[bytes] = []
+
+    async def download() -> int:
+        async with (
+            httpx.AsyncClient(base_url=base) as client,
+            client.stream(
+                "GET",
+                EXPORT,
+                params={"uscc": seeded["a"]},
+                headers={"Accept-Encoding": "identity"},  # the raw lines, not gzip
+            ) as response,
+        ):
+            async for chunk in response.aiter_raw():
+                received.append(chunk)
+            return response.status_code
+
+    with pytest.raises(httpx.RemoteProtocolError, match="incomplete chunked read"):
+        await download()
+    lines = b"".join(received).decode().splitlines()
+    assert [json.loads(line)["id"] for line in lines] == sent
+    ours = [r for r in caplog.records if r.getMessage().startswith("response broken off")]
+    assert len(ours) == 1
+    assert (ours[0].exc_info is not None) is traceback
+    assert ours[0].levelname == ("ERROR" if traceback else "WARNING")

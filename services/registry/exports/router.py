@@ -51,7 +51,7 @@ async def export_standards(
     params: Annotated[SearchParams, Depends()],
     fmt: Annotated[Literal["ndjson", "csv"], Query(alias="format")] = "ndjson",
 ) -> StreamingResponse:
-    body, media_type, filename = service.export(
+    body, media_type, filename = await service.export(
         request.app.state.db.sessionmaker,
         params.filters,
         principal,

@@ -199,14 +199,32 @@ FORMATS: dict[str, tuple[str, str, Callable[..., AsyncIterator[bytes]]]] = {
 }
 
 
-def export(
+async def _prepend(
+    first: Sequence[Row[Any]] | None, rest: AsyncIterator[Sequence[Row[Any]]]
+) -> AsyncIterator[Sequence[Row[Any]]]:
+    if first is not None:
+        yield first
+    async for batch in rest:
+        yield batch
+
+
+async def export(
     sessionmaker: async_sessionmaker[AsyncSession],
     f: SearchFilters,
     principal: Principal | None,
     fmt: str,
     today: date,
 ) -> tuple[AsyncIterator[bytes], str, str]:
-    """The body, its media type and a file name for the download."""
+    """The body, its media type and a file name for the download.
+
+    The first page is read here, before the status is sent: the query then has met every
+    parameter, and what the database refuses is still an ordinary error answer.
+    """
     media_type, extension, body = FORMATS[fmt]
     rows = batches(sessionmaker, statement(f, principal))
-    return body(rows), media_type, f"standards-{today.strftime('%Y%m%d')}.{extension}"
+    first = await anext(rows, None)
+    return (
+        body(_prepend(first, rows)),
+        media_type,
+        f"standards-{today.strftime('%Y%m%d')}.{extension}",
+    )

@@ -1,0 +1,90 @@
+"""/metrics: bounded labels (route templates, never raw paths) and who may read it."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+
+from services.kit.settings import Environment
+from services.registry.settings import RegistrySettings
+from tests.conftest import auth, client_for
+from tests.kit.conftest import make_kit_app
+
+SERIES = re.compile(r"^http_requests_total\{(.*)\} ", re.MULTILINE)
+
+
+def series(metrics_text: str) -> set[str]:
+    return set(SERIES.findall(metrics_text))
+
+
+async def test_unknown_ids_add_no_series_and_no_paths(registry_client):
+    for _ in range(3):  # warm up: the series the loop below may legitimately use
+        await registry_client.get(f"/v1/standards/{uuid.uuid4()}")
+        await registry_client.get(f"/v1/enterprises/{uuid.uuid4().hex[:18]}")
+        await registry_client.get(f"/nowhere/{uuid.uuid4()}")
+    await registry_client.get("/metrics")
+    before = series((await registry_client.get("/metrics")).text)
+
+    asked = [str(uuid.uuid4()) for _ in range(1000)]
+    for i, id_ in enumerate(asked):
+        if i % 10 == 0:
+            await registry_client.get(f"/nowhere/{id_}")
+        elif i % 10 == 1:
+            await registry_client.get(f"/v1/enterprises/{id_[:18]}")
+        else:
+            await registry_client.get(f"/v1/standards/{id_}")
+    text = (await registry_client.get("/metrics")).text
+
+    assert series(text) == before
+    assert not any(id_[:18] in text for id_ in asked)
+    assert 'route="/v1/standards/{standard_id}"' in text
+    assert 'route="unmatched"' in text
+
+
+async def test_invented_methods_share_one_label(registry_client):
+    for i in range(20):
+        await registry_client.request(f"BREW{i}", "/v1/standards")
+    text = (await registry_client.get("/metrics")).text
+    assert "BREW" not in text
+    assert 'method="other",route="/v1/standards"' in text
+
+
+async def test_a_405_allows_every_method_of_the_path(registry_client):
+    response = await registry_client.delete(f"/v1/enterprises/{uuid.uuid4().hex[:18]}")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, PATCH"
+    assert (await registry_client.put("/v1/standards")).headers["allow"] == "GET, POST"
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({}, 401),
+        (auth("enterprise", "91120116MA05JXXX0X"), 403),
+        (auth("sync"), 403),
+        (auth("regulator"), 200),
+        (auth("service"), 200),
+    ],
+)
+async def test_metrics_behind_a_token_when_configured(database_url, headers, status):
+    app = make_kit_app(database_url, metrics_access="token")
+    async with client_for(app) as client:
+        response = await client.get("/metrics", headers=headers)
+    await app.state.db.dispose()
+    assert response.status_code == status
+    if status == 200:
+        assert "http_requests_total" in response.text
+    else:
+        assert "http_requests_total" not in response.text
+
+
+def test_metrics_are_public_in_development_and_need_a_token_in_production():
+    assert not RegistrySettings(environment=Environment.development).metrics_need_token
+    production = RegistrySettings(environment=Environment.production, jwt_secret="x" * 40)
+    assert production.metrics_need_token
+    public = RegistrySettings(
+        environment=Environment.production, jwt_secret="x" * 40, metrics_access="public"
+    )
+    assert not public.metrics_need_token
