@@ -30,6 +30,16 @@ def search_text(*texts: str) -> str:
     return "\n".join(t for t in (_search_text(raw) for raw in texts) if t)
 
 
+def search_index(*texts: str) -> tuple[str, list[str]]:
+    """``search_text(*texts)`` and ``search_grams(*texts)`` in one pass over the texts."""
+    normalised = [t for t in (_search_text(raw) for raw in texts) if t]
+    grams: set[str] = set()
+    for text in normalised:
+        grams.update(text)
+        grams.update(text[i : i + 2] for i in range(len(text) - 1))
+    return "\n".join(normalised), sorted(g for g in grams if not g.isspace())
+
+
 def search_fragment(q: str) -> str:
     """A query variant in the same normal form as :func:`search_text`."""
     return _search_text(q)
