@@ -36,8 +36,9 @@ def search_index(*texts: str) -> tuple[str, list[str]]:
     grams: set[str] = set()
     for text in normalised:
         grams.update(text)
-        grams.update(text[i : i + 2] for i in range(len(text) - 1))
-    return "\n".join(normalised), sorted(g for g in grams if not g.isspace())
+        grams.update(map(str.__add__, text, text[1:]))
+    grams.discard(" ")  # the only whitespace-only gram of a normalised text
+    return "\n".join(normalised), sorted(grams)
 
 
 def search_fragment(q: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -51,15 +52,13 @@ def content_hash(content: StandardContent) -> str:
     return hashlib.sha256(canonical_json(content).encode()).hexdigest()
 
 
+# NUL (PostgreSQL text cannot hold it) or a surrogate (UTF-8 cannot; a str that came from
+# UTF-8 or a JSON pair escape never holds one, so any is a lone one).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
 def unstorable(text: str) -> bool:
-    """NUL (PostgreSQL text cannot hold it) or a lone surrogate (UTF-8 cannot)."""
-    if "\x00" in text:
-        return True
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return True
-    return False
+    return _UNSTORABLE.search(text) is not None
 
 
 def unstorable_at(value: Any, path: str = "") -> str | None:
