@@ -6,7 +6,7 @@ Run: ``python -m bench.search`` (1,000,000 disclosures, 200 timed requests per q
 A scratch database (dropped at the end) is bulk-loaded with COPY straight into
 registry.enterprises and registry.standards: disclosures are generated in worker processes
 from a small vocabulary of product words and company-name parts, with the search text and
-grams computed by the registry's own functions (``standards.service.searchable``). The
+grams computed by the registry's own functions (``standards.content.searchable``). The
 secondary indexes are built after the load, then the table is vacuumed and analysed.
 
 Each query goes through the real registry app in-process (``GET /v1/standards``: auth,
@@ -45,8 +45,8 @@ from bench._common import (
     scratch_database,
 )
 from services.registry import rules
+from services.registry.standards.content import Checked, searchable
 from services.registry.standards.schemas import Product, StandardContent
-from services.registry.standards.service import Checked, searchable
 
 TASK = 20_000  # disclosures per worker task (a multiple of PER_ENTERPRISE)
 STANDARD_COLUMNS = (

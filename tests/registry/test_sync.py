@@ -525,23 +525,6 @@ async def test_json_array_reader_refuses_what_is_not_an_array(body):
     assert info.value.code == "malformed_json"
 
 
-async def test_content_columns_are_what_apply_content_sets(session):
-    """The set-based writes derive a standard's columns as the one-by-one service does."""
-    from services.registry.standards.schemas import StandardContent
-    from services.registry.standards.service import apply_content, check_content, vocabularies
-
-    body = standard_body("x", standard_no="q/12tj 7—2024")
-    body.pop("uscc")
-    vocab = await vocabularies(session, {"HA-RICE-COOKER"})
-    checked = check_content(StandardContent.model_validate(body), vocab)
-    std = Standard()
-    apply_content(std, checked, Enterprise(uscc="x", name="天津津味电器有限公司", region="120116"))
-    columns = sync_service.content_columns(checked, "天津津味电器有限公司", "120116")
-    set_by_service = {k for k in vars(std) if not k.startswith("_")}
-    assert set_by_service == set(columns)
-    assert {k: getattr(std, k) for k in columns} == columns
-
-
 async def test_values_the_database_cannot_store_reject_only_their_item(registry_client):
     uscc = make_uscc()
     nul = item(uscc, source(), 2)
@@ -606,8 +589,8 @@ async def test_an_enterprise_registering_itself_mid_sync_does_not_sink_the_batch
     await register(registry_client, uscc, name="自行注册的公司")
     real_firms = sync_service._Run._firms
 
-    async def firms_missing_it(self, usccs):
-        found = await real_firms(self, usccs)
+    async def firms_missing_it(self, session, usccs):
+        found = await real_firms(self, session, usccs)
         found.pop(uscc, None)
         return found
 

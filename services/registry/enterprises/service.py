@@ -22,6 +22,7 @@ from services.registry.enterprises.schemas import (
     EnterprisePublic,
 )
 from services.registry.models import Enterprise, Standard, kit_tables
+from services.registry.standards import writer
 
 
 def validated_uscc(raw: str, exception: str | None, principal: Principal | None) -> str:
@@ -154,9 +155,8 @@ async def patch(
         events.append("enterprise.blocked" if body.blocked else "enterprise.unblocked")
     if "name" in changes_requested or "region" in changes_requested:
         # Search text and region filters of its standards follow the enterprise.
-        from services.registry.standards.service import reindex_enterprise
-
-        await reindex_enterprise(session, enterprise)
+        await session.flush()
+        await writer.reindex(session, {enterprise.uscc})
         events.append("enterprise.updated")
     elif not events and changes_requested:
         events.append("enterprise.updated")

@@ -23,6 +23,7 @@ from services.registry.rules.search import (
     query_variants,
     search_fragment,
     search_grams,
+    search_index,
     search_text,
     standard_no_search_texts,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "region_relation",
     "search_fragment",
     "search_grams",
+    "search_index",
     "search_text",
     "standard_no_key",
     "standard_no_search_texts",

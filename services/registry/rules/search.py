@@ -30,6 +30,17 @@ def search_text(*texts: str) -> str:
     return "\n".join(t for t in (_search_text(raw) for raw in texts) if t)
 
 
+def search_index(*texts: str) -> tuple[str, list[str]]:
+    """``search_text(*texts)`` and ``search_grams(*texts)`` in one pass over the texts."""
+    normalised = [t for t in (_search_text(raw) for raw in texts) if t]
+    grams: set[str] = set()
+    for text in normalised:
+        grams.update(text)
+        grams.update(map(str.__add__, text, text[1:]))
+    grams.discard(" ")  # the only whitespace-only gram of a normalised text
+    return "\n".join(normalised), sorted(grams)
+
+
 def search_fragment(q: str) -> str:
     """A query variant in the same normal form as :func:`search_text`."""
     return _search_text(q)

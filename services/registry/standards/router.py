@@ -80,8 +80,8 @@ async def create_standard(
     idem: IdempotencyDep,
 ) -> StandardOut | JSONResponse:
     async def make() -> StandardOut:
-        std = await service.create(session, principal, body)
-        _, out = await service.get_view(session, std.id, principal)
+        standard_id = await service.create(session, principal, body)
+        std, out = await service.get_view(session, standard_id, principal)
         idem.response.headers["ETag"] = etag(std.row_version)
         return out
 
@@ -130,8 +130,8 @@ async def create_version(
     response: Response,
     precondition: IfMatchDep,
 ) -> StandardOut:
-    std = await service.add_version(session, principal, standard_id, body, precondition)
-    _, out = await service.get_view(session, std.id, principal)
+    await service.add_version(session, principal, standard_id, body, precondition)
+    std, out = await service.get_view(session, standard_id, principal)
     response.headers["ETag"] = etag(std.row_version)
     return out
 
@@ -188,7 +188,7 @@ async def withdraw_standard(
     response: Response,
     precondition: IfMatchDep,
 ) -> StandardOut:
-    std = await service.withdraw(session, principal, standard_id, body.reason, precondition)
-    _, out = await service.get_view(session, std.id, principal)
+    await service.withdraw(session, principal, standard_id, body.reason, precondition)
+    std, out = await service.get_view(session, standard_id, principal)
     response.headers["ETag"] = etag(std.row_version)
     return out

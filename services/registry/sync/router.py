@@ -7,9 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 
 from services.kit.auth import Principal, Role, require_roles
-from services.kit.db import SessionDep
 from services.kit.problems import PROBLEM_MEDIA_TYPE, PROBLEM_RESPONSES
-from services.kit.streams import inline_schema, read_items
+from services.kit.streams import inline_schema
 from services.registry.sync import service
 from services.registry.sync.schemas import SyncItem, SyncReport
 
@@ -53,8 +52,12 @@ _BODY: dict[str, Any] = {
         415: {"description": "Neither JSON nor NDJSON", "content": _PROBLEM},
     },
 )
-async def sync_standards(
-    request: Request, session: SessionDep, principal: SyncPrincipal
-) -> SyncReport:
-    items = read_items(request.headers.get("content-type"), request.stream())
-    return await service.sync(session, principal, items)
+async def sync_standards(request: Request, principal: SyncPrincipal) -> SyncReport:
+    # No request session: the service opens a short transaction per chunk, once the body
+    # is in (a stalled client holds no lock and no connection).
+    return await service.sync(
+        request.app.state.db.sessionmaker,
+        principal,
+        request.headers.get("content-type"),
+        request.stream(),
+    )
