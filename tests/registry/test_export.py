@@ -312,7 +312,7 @@ async def test_a_failure_mid_stream_breaks_the_transfer_off(
     def record(row: Any) -> dict[str, Any]:
         if sent:
             raise Busy() if failure == "busy" else RuntimeError("a bug")
-        sent.append(str(row.id))
+        sent.append(str(row["id"]))
         return real(row)
 
     monkeypatch.setattr(export_service, "record", record)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest_asyncio
 
+from services.registry.standards import reads
 from tests.conftest import auth
 from tests.registry.conftest import declare, make_uscc, register
 
@@ -158,7 +159,6 @@ async def test_text_search_pages_agree_whichever_path_serves_them(
     registry_client, corpus, monkeypatch
 ):
     """The id-order probe and the GIN path give the same pages, in the same order."""
-    from services.registry.standards import service
 
     async def pages(q: str) -> list[str]:
         seen, cursor = [], None
@@ -171,9 +171,9 @@ async def test_text_search_pages_agree_whichever_path_serves_them(
 
     expected = sorted([corpus["ids"]["rice"], corpus["ids"]["pressure"]])
     assert await pages("锅") == expected  # probe window holds the whole corpus
-    monkeypatch.setattr(service, "PROBE_ROWS", 1)
+    monkeypatch.setattr(reads, "PROBE_ROWS", 1)
     assert await pages("锅") == expected  # the window is too small: the GIN path serves it
-    monkeypatch.setattr(service, "PROBE_ROWS", 0)
+    monkeypatch.setattr(reads, "PROBE_ROWS", 0)
     assert await pages("锅") == expected
 
 

@@ -52,7 +52,7 @@ async def export_standards(
     fmt: Annotated[Literal["ndjson", "csv"], Query(alias="format")] = "ndjson",
 ) -> StreamingResponse:
     body, media_type, filename = await service.export(
-        request.app.state.db.sessionmaker,
+        request.app.state.db,
         params.filters,
         principal,
         fmt,

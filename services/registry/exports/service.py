@@ -1,6 +1,7 @@
 """Bulk export of the public registry, streamed with constant memory (NDJSON or CSV).
 
-Read in keyset pages of BATCH_ROWS in id order, each in a short transaction of its own, so
+Read in keyset pages of BATCH_ROWS in id order (the search's own SQL, services.registry.
+standards.reads), each on a pooled connection borrowed for that page alone, so
 that a slow (or stalled) reader holds no database connection while the bytes go out: the
 public must not be able to drain the pool by opening exports and not reading them. Every row
 that exists for the whole export appears exactly once; one changed meanwhile appears as it
@@ -18,33 +19,16 @@ from datetime import date, datetime
 from typing import Any
 
 from pydantic import Field
-from sqlalchemy import Row, Select, and_, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.kit.auth import Principal
-from services.registry.models import Enterprise, Standard, StandardVersion
+from services.kit.db import Database
+from services.registry.standards import reads
 from services.registry.standards.reads import SearchFilters
 from services.registry.standards.schemas import IndicatorValue, StandardSummary
-from services.registry.standards.service import filtered
 
 BATCH_ROWS = 2_000
 UTF8_BOM = "\ufeff".encode()
 
-# The summary columns, in the order of StandardSummary (and of the CSV header).
-_SUMMARY: tuple[Any, ...] = (
-    Standard.id,
-    Standard.uscc,
-    Standard.standard_no,
-    Standard.standard_type,
-    Standard.name,
-    Standard.category_code.label("category"),
-    Standard.region,
-    Standard.status,
-    Standard.publication_date,
-    Standard.implementation_date,
-    Standard.current_version,
-    Standard.updated_at,
-)
 CSV_COLUMNS = (
     "id",
     "uscc",
@@ -71,68 +55,52 @@ class ExportRow(StandardSummary):
     indicators: list[IndicatorValue] = Field(description="the current version's indicators")
 
 
-def statement(f: SearchFilters, principal: Principal | None) -> Select[Any]:
-    """The export's rows: the search filters and visibility, the current version joined."""
-    stmt = (
-        select(
-            *_SUMMARY,
-            Enterprise.name.label("enterprise_name"),
-            StandardVersion.content["indicators"].label("indicators"),
-        )
-        .join(Enterprise, Enterprise.uscc == Standard.uscc)
-        .join(
-            StandardVersion,
-            and_(
-                StandardVersion.standard_id == Standard.id,
-                StandardVersion.n == Standard.current_version,
-            ),
-        )
-    )
-    return filtered(stmt, f, principal).order_by(Standard.id)
-
-
 async def batches(
-    sessionmaker: async_sessionmaker[AsyncSession], stmt: Select[Any]
-) -> AsyncIterator[Sequence[Row[Any]]]:
-    """The statement's rows (ordered by id) in pages, each read in a session of its own.
+    db: Database, f: SearchFilters, principal: Principal | None
+) -> AsyncIterator[Sequence[Any]]:
+    """The matching rows (in id order) in pages, each read on a connection of its own.
 
-    The request's session is closed by the time a streamed body runs, so these are opened
-    (and closed again before the page is sent) by the body itself.
+    The request is over by the time a streamed body runs, so each page borrows a pooled
+    connection and gives it back before the page is sent.
     """
     last: Any = None
     while True:
-        page = stmt if last is None else stmt.where(Standard.id > last)
-        async with sessionmaker() as session:
-            rows = (await session.execute(page.limit(BATCH_ROWS))).all()
+        async with db.reader() as raw:
+            rows = await reads.export_page(raw.driver_connection, f, principal, last, BATCH_ROWS)
         if rows:
             yield rows
         if len(rows) < BATCH_ROWS:
             return
-        last = rows[-1].id
+        last = rows[-1]["id"]
 
 
 def _iso(value: date | datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
-def record(row: Row[Any]) -> dict[str, Any]:
+def record(row: Any) -> dict[str, Any]:
     """A row as the JSON object of the export (the shape of ``ExportRow``)."""
     return {
-        "id": str(row.id),
-        "uscc": row.uscc,
-        "standard_no": row.standard_no,
-        "standard_type": row.standard_type,
-        "name": row.name,
-        "category": row.category,
-        "region": row.region,
-        "status": row.status,
-        "publication_date": _iso(row.publication_date),
-        "implementation_date": _iso(row.implementation_date),
-        "current_version": row.current_version,
-        "updated_at": _iso(row.updated_at),
-        "enterprise_name": row.enterprise_name,
-        "indicators": row.indicators or [],
+        "id": str(row["id"]),
+        "uscc": row["uscc"],
+        "standard_no": row["standard_no"],
+        "standard_type": row["standard_type"],
+        "name": row["name"],
+        "category": row["category"],
+        "region": row["region"],
+        "status": row["status"],
+        "publication_date": _iso(row["publication_date"]),
+        "implementation_date": _iso(row["implementation_date"]),
+        "current_version": row["current_version"],
+        "updated_at": _iso(row["updated_at"]),
+        "enterprise_name": row["enterprise_name"],
+        "indicators": _json(row["indicators"]) or [],
     }
+
+
+def _json(value: Any) -> Any:
+    # The pool's connections decode JSONB (SQLAlchemy's codec); a bare one hands out text.
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def _number(value: Any) -> str:
@@ -165,7 +133,7 @@ def _cell(value: Any) -> Any:
     return "" if value is None else value
 
 
-def csv_row(row: Row[Any]) -> list[Any]:
+def csv_row(row: Any) -> list[Any]:
     rec = record(row)
     indicators = rec["indicators"]
     rec["indicators"] = indicator_text(indicators)
@@ -173,14 +141,14 @@ def csv_row(row: Row[Any]) -> list[Any]:
     return [_cell(rec[c]) if c != "indicators_json" else rec[c] for c in CSV_COLUMNS]
 
 
-async def ndjson_body(rows: AsyncIterator[Sequence[Row[Any]]]) -> AsyncIterator[bytes]:
+async def ndjson_body(rows: AsyncIterator[Sequence[Any]]) -> AsyncIterator[bytes]:
     async for batch in rows:
         yield "".join(
             json.dumps(record(r), ensure_ascii=False, separators=(",", ":")) + "\n" for r in batch
         ).encode()
 
 
-async def csv_body(rows: AsyncIterator[Sequence[Row[Any]]]) -> AsyncIterator[bytes]:
+async def csv_body(rows: AsyncIterator[Sequence[Any]]) -> AsyncIterator[bytes]:
     """UTF-8 with a BOM and CRLF line ends: what Excel needs to open Chinese text correctly."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)  # the csv module's defaults: minimal quoting, CRLF line ends
@@ -200,8 +168,8 @@ FORMATS: dict[str, tuple[str, str, Callable[..., AsyncIterator[bytes]]]] = {
 
 
 async def _prepend(
-    first: Sequence[Row[Any]] | None, rest: AsyncIterator[Sequence[Row[Any]]]
-) -> AsyncIterator[Sequence[Row[Any]]]:
+    first: Sequence[Any] | None, rest: AsyncIterator[Sequence[Any]]
+) -> AsyncIterator[Sequence[Any]]:
     if first is not None:
         yield first
     async for batch in rest:
@@ -209,7 +177,7 @@ async def _prepend(
 
 
 async def export(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    db: Database,
     f: SearchFilters,
     principal: Principal | None,
     fmt: str,
@@ -221,7 +189,7 @@ async def export(
     parameter, and what the database refuses is still an ordinary error answer.
     """
     media_type, extension, body = FORMATS[fmt]
-    rows = batches(sessionmaker, statement(f, principal))
+    rows = batches(db, f, principal)
     first = await anext(rows, None)
     return (
         body(_prepend(first, rows)),

@@ -40,6 +40,14 @@ JOIN registry.enterprises e ON e.uscc = s.uscc
 WHERE s.id = $1
 """  # noqa: S608 - constants only
 
+EXPORT = f"""
+SELECT {SUMMARY_COLUMNS}, e.name AS enterprise_name, v.content->'indicators' AS indicators
+FROM registry.standards s
+JOIN registry.enterprises e ON e.uscc = s.uscc
+JOIN registry.standard_versions v ON v.standard_id = s.id AND v.n = s.current_version
+WHERE {{where}} ORDER BY s.id LIMIT {{limit}}
+"""  # noqa: S608 - constants only
+
 # How many rows, in id order, a text search first looks through before asking the GIN index.
 PROBE_ROWS = 2000
 
@@ -231,3 +239,18 @@ class StandardView:
 async def one(conn: asyncpg.Connection, standard_id: uuid.UUID) -> StandardView | None:
     row = await conn.fetchrow(ONE, standard_id)
     return StandardView(row) if row is not None else None
+
+
+async def export_page(
+    conn: asyncpg.Connection,
+    f: SearchFilters,
+    principal: Principal | None,
+    after: uuid.UUID | None,
+    limit: int,
+) -> list[Any]:
+    """The next ``limit`` rows of an export after ``after``: the search's filters and
+    visibility, with the enterprise's name and the current version's indicators (JSON text)."""
+    where = conditions(f, principal)
+    if after is not None:
+        where.add("s.id > {}", after)
+    return list(await conn.fetch(EXPORT.format(where=where.sql(), limit=limit), *where.params))

@@ -7,26 +7,23 @@ and executed set-based (``writer``), exactly as a bulk sync does with a chunk of
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from services.kit.auth import Principal
-from services.kit.pagination import Page, keyset, next_cursor, paginate
+from services.kit.pagination import Page, paginate
 from services.kit.preconditions import Precondition
 from services.kit.problems import Conflict, Forbidden, NotFound, Problem, ValidationFailed
-from services.registry import policy, rules
+from services.registry import policy
 from services.registry.enterprises import repository as enterprises
 from services.registry.models import Standard, StandardVersion
 from services.registry.standards import planner, repository, writer
 from services.registry.standards.content import Checked, check_content
 from services.registry.standards.plan import Declare, Intent, Refusal, Revise, State, Withdraw
-from services.registry.standards.reads import SearchFilters
 from services.registry.standards.schemas import (
     StandardContent,
     StandardCreate,
@@ -156,95 +153,6 @@ def summary(std: Standard) -> StandardSummary:
         implementation_date=std.implementation_date,
         current_version=std.current_version,
         updated_at=std.updated_at,
-    )
-
-
-def _prefix_range(prefix: str) -> tuple[str, str]:
-    """``region LIKE 'p%'`` as a range, which a plain btree serves under any collation."""
-    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
-
-
-def filtered(stmt: S, f: SearchFilters, principal: Principal | None) -> S:
-    """Apply the public search filters (shared by search and export)."""
-    stmt = stmt.where(policy.visible_standards(principal, Standard))
-    if f.category:
-        stmt = stmt.where(Standard.category_code == f.category)
-    if f.region:
-        low, high = _prefix_range(f.region)
-        stmt = stmt.where(Standard.region >= low, Standard.region < high)
-    if f.status:
-        stmt = stmt.where(Standard.status == f.status)
-    if f.uscc:
-        stmt = stmt.where(Standard.uscc == f.uscc.strip().upper())
-    if f.published_from:
-        stmt = stmt.where(Standard.publication_date >= f.published_from)
-    if f.published_to:
-        stmt = stmt.where(Standard.publication_date <= f.published_to)
-    match = text_match(f.q, Standard)
-    if match is not None:
-        stmt = stmt.where(match)
-    return stmt
-
-
-def text_match(q: str | None, table: Any) -> ColumnElement[bool] | None:
-    """``q`` as a condition on ``table`` (Standard or an alias of it), or None for no ``q``."""
-    matches = []
-    for variant in rules.query_variants(q or ""):
-        grams = rules.query_grams(variant)
-        fragment = rules.search_fragment(variant)
-        if grams and fragment:
-            # The GIN index narrows by grams; the substring check removes false positives.
-            matches.append(
-                and_(
-                    table.grams.contains(grams),
-                    table.search_text.contains(fragment, autoescape=True),
-                )
-            )
-    return or_(*matches) if matches else None
-
-
-# How many rows, in id order, a text search first looks through before asking the GIN index.
-PROBE_ROWS = 2000
-
-
-async def search(
-    session: AsyncSession,
-    f: SearchFilters,
-    principal: Principal | None,
-    cursor: str | None,
-    limit: int,
-) -> Page[StandardSummary]:
-    """One page of the search, in id order.
-
-    A common word (电饭锅 in a million disclosures) matches tens of thousands of rows, and the
-    planner, taking its bigrams as independent, expects few: it collects every match through
-    the GIN index and sorts them all for one page. So a text search first walks the next
-    PROBE_ROWS rows in id order and keeps those that match; if that fills the page, the page
-    is exactly what the full query would return (same order, same start). Only a rarer word
-    goes on to the GIN index, which is what it is good at. A standard number (a query with a
-    number spelling as well) is rare by nature and goes to the index at once.
-    """
-    match = text_match(f.q, Standard)
-    if match is not None and len(rules.query_variants(f.q or "")) == 1:
-        unfiltered = dataclasses.replace(f, q=None)
-        window = keyset(
-            filtered(select(Standard), unfiltered, principal), [Standard.id], cursor, PROBE_ROWS
-        ).subquery()
-        near = aliased(Standard, window)
-        near_match = text_match(f.q, near)
-        assert near_match is not None
-        probe = select(near).where(near_match).order_by(near.id).limit(limit + 1)
-        rows = (await session.execute(probe)).scalars().all()
-        if len(rows) > limit:
-            items, nxt = next_cursor(rows, limit, lambda s: [s.id])
-            return Page(items=[summary(s) for s in items], next_cursor=nxt)
-    return await paginate(
-        session,
-        filtered(select(Standard), f, principal),
-        [Standard.id],
-        cursor,
-        limit,
-        item=summary,
     )
 
 
