@@ -139,6 +139,14 @@ class CategoryRecord(Lenient):
     indicators: list[VocabularyWord] = []
 
 
+class EnterpriseRecord(Lenient):
+    """An enterprise's public record (企业)."""
+
+    uscc: str
+    name: str
+    region: str
+
+
 class ChangeRecord(Lenient):
     kind: str
     uscc: str
@@ -163,6 +171,7 @@ class RegistryClient:
         "get_version": ("GET", "/v1/standards/{standard_id}/versions/{n}"),
         "changes": ("GET", "/v1/changes"),
         "get_category": ("GET", "/v1/categories/{code}"),
+        "get_enterprise": ("GET", "/v1/enterprises/{uscc}"),
     }
 
     def __init__(
@@ -226,6 +235,11 @@ class RegistryClient:
         """One category with its vocabulary; ``ServiceNotFound`` when the catalogue lacks it."""
         path = self.PATHS["get_category"][1].format(code=quote(code, safe=""))
         return await self._http.get_model(path, CategoryRecord)
+
+    async def get_enterprise(self, uscc: str) -> EnterpriseRecord:
+        """One enterprise; ``ServiceNotFound`` when the registry has none by that code."""
+        path = self.PATHS["get_enterprise"][1].format(uscc=quote(uscc, safe=""))
+        return await self._http.get_model(path, EnterpriseRecord)
 
     async def changes(self, after: str | None = None, limit: int = 100) -> ChangePage:
         """One page of the change feed after a cursor (from the start when None).
