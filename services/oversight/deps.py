@@ -43,3 +43,20 @@ CalendarDep = Annotated[WorkdayCalendar, Depends(_calendar)]
 SignerDep = Annotated[NoticeSigner, Depends(_signer)]
 RegistryDep = Annotated[RegistryClient, Depends(_registry)]
 RankingDep = Annotated[RankingClient, Depends(_ranking)]
+
+
+def client_ip(request: Request) -> str:
+    """The caller's address: the peer, or the entry the trusted proxies added to
+    X-Forwarded-For (a client can write anything to the left of those)."""
+    settings: OversightSettings = request.app.state.settings
+    peer = request.client.host if request.client else "unknown"
+    hops = settings.trusted_proxy_hops
+    if hops == 0:
+        return peer
+    forwarded = [
+        p.strip() for p in request.headers.get("x-forwarded-for", "").split(",") if p.strip()
+    ]
+    return forwarded[-hops] if len(forwarded) >= hops else peer
+
+
+ClientIpDep = Annotated[str, Depends(client_ip)]
