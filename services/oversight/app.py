@@ -20,6 +20,7 @@ from services.oversight.complaints import repository as complaints
 from services.oversight.complaints.router import router as complaints_router
 from services.oversight.decisions import service as decisions
 from services.oversight.exclusions.router import router as exclusions_router
+from services.oversight.inspections.router import router as inspections_router
 from services.oversight.models import kit_tables
 from services.oversight.notices.router import router as notices
 from services.oversight.notices.signing import NoticeSigner
@@ -63,7 +64,7 @@ def create_app(settings: OversightSettings | None = None, *, clock: Clock | None
             "a hash chain anyone can verify: `python -m services.oversight.verify <url>`."
         ),
         version=VERSION,
-        routers=[notices, complaints_router, cases_router, exclusions_router],
+        routers=[notices, complaints_router, cases_router, inspections_router, exclusions_router],
         tables=kit_tables,
         peers={"registry": settings.registry_url, "ranking": settings.ranking_url},
         clock=clock,
