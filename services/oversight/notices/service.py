@@ -87,10 +87,13 @@ async def append(
             raise ValidationFailed.for_field("window.opens", "a window cannot open in the past")
         window = publicity_window(calendar, posted, body.window.working_days)
 
+    notice_id = uuid.uuid4()
+    # Everything that need not wait for the head comes first: the lock is held to commit.
+    await audit.record(session, kit_tables, principal, "post", "notice", str(notice_id))
     head = await repository.lock_head(session)
     notice = Notice(
         seq=head.seq + 1,
-        id=uuid.uuid4(),
+        id=notice_id,
         kind=str(body.kind),
         title=body.title,
         body=body.body,
@@ -112,9 +115,6 @@ async def append(
     await repository.advance_head(session, notice.seq, notice.hash)
     if window is not None:
         await repository.add_window(session, notice.id, window.closes)
-    await audit.record(
-        session, kit_tables, principal, "post", "notice", str(notice.id), {"seq": notice.seq}
-    )
     return notice
 
 
