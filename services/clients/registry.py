@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime
 from types import TracebackType
 from typing import Any, ClassVar, Literal, Self
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ConfigDict
@@ -119,6 +120,25 @@ class VersionRecord(Lenient):
     created_at: datetime
 
 
+class VocabularyWord(Lenient):
+    """One indicator of a category's vocabulary: its code, unit and direction."""
+
+    code: str
+    name: str
+    unit: str
+    direction: Literal["higher", "lower"]
+    national_requirement: float | None = None
+
+
+class CategoryRecord(Lenient):
+    """A category of the catalogue (产品/服务类别) with its indicator vocabulary."""
+
+    code: str
+    name: str
+    parent: str | None = None
+    indicators: list[VocabularyWord] = []
+
+
 class ChangeRecord(Lenient):
     kind: str
     uscc: str
@@ -142,6 +162,7 @@ class RegistryClient:
         "get_standard": ("GET", "/v1/standards/{standard_id}"),
         "get_version": ("GET", "/v1/standards/{standard_id}/versions/{n}"),
         "changes": ("GET", "/v1/changes"),
+        "get_category": ("GET", "/v1/categories/{code}"),
     }
 
     def __init__(
@@ -156,6 +177,14 @@ class RegistryClient:
         self._http = ServiceClient(
             base_url, token, timeout=timeout, retries=retries, transport=transport
         )
+
+    @classmethod
+    def over(cls, http: ServiceClient) -> RegistryClient:
+        """A registry client on an existing connection (an app's peer client, which the app
+        closes on shutdown)."""
+        client = cls.__new__(cls)
+        client._http = http
+        return client
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -192,6 +221,11 @@ class RegistryClient:
     async def get_version(self, standard_id: uuid.UUID | str, n: int) -> VersionRecord:
         path = self.PATHS["get_version"][1].format(standard_id=standard_id, n=n)
         return await self._http.get_model(path, VersionRecord)
+
+    async def get_category(self, code: str) -> CategoryRecord:
+        """One category with its vocabulary; ``ServiceNotFound`` when the catalogue lacks it."""
+        path = self.PATHS["get_category"][1].format(code=quote(code, safe=""))
+        return await self._http.get_model(path, CategoryRecord)
 
     async def changes(self, after: str | None = None, limit: int = 100) -> ChangePage:
         """One page of the change feed after a cursor (from the start when None).
