@@ -12,6 +12,9 @@ from services.ranking.evaluators.router import router as evaluators_router
 from services.ranking.key_areas.router import router as key_areas_router
 from services.ranking.models import kit_tables
 from services.ranking.plans.router import router as plans_router
+from services.ranking.runs import worker
+from services.ranking.runs.results import ResultCache
+from services.ranking.runs.router import router as runs_router
 from services.ranking.settings import RankingSettings
 
 VERSION = "0.2.0"
@@ -42,12 +45,14 @@ def create_app(
             "their review, ranking runs, shortlists (入围名单), forerunner titles (领跑者称号)."
         ),
         version=VERSION,
-        routers=[key_areas_router, evaluators_router, plans_router],
+        routers=[key_areas_router, evaluators_router, plans_router, runs_router],
         tables=kit_tables,
         peers={"registry": settings.registry_url, "oversight": settings.oversight_url},
         integrity_codes=INTEGRITY_CODES,
         clock=clock,
+        background=[worker.periodic(settings)],
     )
     app.state.registry = registry or RegistryClient.over(app.state.clients["registry"])
     app.state.oversight = oversight or OversightClient.over(app.state.clients["oversight"])
+    app.state.results = ResultCache(settings.result_cache_size)
     return app
