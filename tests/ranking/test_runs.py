@@ -311,3 +311,30 @@ async def test_a_zero_weight_indicator_gates_eligibility(api, ranking_app, sessi
     run = await run_once(api, ranking_app, plan_id, own)
     # D and E declare 1.0 W standby, worse than 0.9; GAP does not declare it.
     assert run["n_eligible"] == 3
+
+
+async def test_the_verify_command_checks_a_published_run(
+    api, ranking_app, session, registry_http, monkeypatch, capsys
+):
+    from services.ranking import verify
+
+    seeded, plan_id, own = await ready(api, session, registry_http)
+    run = await run_once(api, ranking_app, plan_id, own)
+    real_client = httpx.AsyncClient
+
+    def in_process(**kw: Any) -> httpx.AsyncClient:
+        return real_client(transport=httpx.ASGITransport(app=ranking_app), base_url=kw["base_url"])
+
+    monkeypatch.setattr(verify.httpx, "AsyncClient", in_process)
+    assert verify.report(await verify.verify("http://ranking", run["id"])) == 0
+    assert "verified" in capsys.readouterr().out
+    await session.execute(
+        update(RunResult)
+        .where(
+            RunResult.run_id == uuid.UUID(run["id"]),
+            RunResult.standard_id == uuid.UUID(seeded["A"]["id"]),
+        )
+        .values(rank=3)
+    )
+    assert verify.report(await verify.verify("http://ranking", run["id"])) == 1
+    assert "DIFF published_rows" in capsys.readouterr().out
