@@ -338,3 +338,77 @@ async def test_the_verify_command_checks_a_published_run(
     )
     assert verify.report(await verify.verify("http://ranking", run["id"])) == 1
     assert "DIFF published_rows" in capsys.readouterr().out
+
+
+async def test_benchmark_a_standard_in_and_out_of_the_run(api, ranking_app, session, registry_http):
+    seeded, plan_id, own = await ready(api, session, registry_http)
+    before = await api.get(
+        "/v1/benchmarks", params={"standard_id": seeded["A"]["id"], "plan_id": plan_id}
+    )
+    assert (before.status_code, before.json()["code"]) == (404, "no_run")
+    run = await run_once(api, ranking_app, plan_id, own)
+
+    top = (
+        await api.get(
+            "/v1/benchmarks", params={"standard_id": seeded["A"]["id"], "plan_id": plan_id}
+        )
+    ).json()
+    assert (top["in_run"], top["selected"], top["rank"], top["run_id"]) == (
+        True,
+        True,
+        1,
+        run["id"],
+    )
+    eff = {i["code"]: i for i in top["indicators"]}["thermal_efficiency"]
+    assert eff["percentile"] == 100.0
+    assert eff["gap"] == 0.0
+
+    # A standard declared after the run: it is ranked as if it had been in it.
+    newcomer = make_uscc()
+    report = await push(
+        registry_http,
+        [
+            item(
+                newcomer,
+                source(),
+                9,
+                indicators=[
+                    {"code": "thermal_efficiency", "operator": "≥", "value": 86, "unit": "%"},
+                    {"code": "standby_power", "operator": "≤", "value": 1.2, "unit": "W"},
+                ],
+            )
+        ],
+    )
+    new_id = report["items"][0]["standard_id"]
+    out = (
+        await api.get("/v1/benchmarks", params={"standard_id": new_id, "plan_id": plan_id})
+    ).json()
+    assert (out["in_run"], out["eligible"], out["selected"]) == (False, True, False)
+    by_code = {i["code"]: i for i in out["indicators"]}
+    assert by_code["thermal_efficiency"]["percentile"] == 40.0  # beats D and E (85) of five
+    assert out["score_gap"] > 0
+    needed = [i for i in out["indicators"] if i["forerunner_cut"] is not None]
+    assert needed
+    assert all(i["gap"] > 0 for i in needed)
+
+    missing = (
+        await api.get(
+            "/v1/benchmarks", params={"standard_id": seeded["GAP"]["id"], "plan_id": plan_id}
+        )
+    ).json()
+    assert missing["eligible"] is False
+    assert missing["to_become_eligible"] == ["disclose standby_power in the standard"]
+
+    other = await push(
+        registry_http, [item(make_uscc(), source(), 1, category="HA-REFRIGERATOR", indicators=[])]
+    )
+    wrong = await api.get(
+        "/v1/benchmarks",
+        params={"standard_id": other["items"][0]["standard_id"], "plan_id": plan_id},
+    )
+    assert wrong.status_code == 422
+    assert wrong.json()["errors"][0]["field"] == "standard_id"
+    unknown = await api.get(
+        "/v1/benchmarks", params={"standard_id": str(uuid.uuid4()), "plan_id": plan_id}
+    )
+    assert unknown.status_code == 404

@@ -14,8 +14,15 @@ from services.kit.db import SessionDep
 from services.kit.idempotency import IdempotencyDep
 from services.kit.pagination import CursorQuery, LimitQuery, Page
 from services.kit.problems import PROBLEM_RESPONSES
-from services.ranking.runs import service
-from services.ranking.runs.schemas import ExplanationOut, RankingEntry, RunOut, VerificationOut
+from services.ranking.catalogue import RegistryDep
+from services.ranking.runs import benchmarks, service
+from services.ranking.runs.schemas import (
+    BenchmarkOut,
+    ExplanationOut,
+    RankingEntry,
+    RunOut,
+    VerificationOut,
+)
 
 router = APIRouter(tags=["runs"], responses=PROBLEM_RESPONSES)
 
@@ -97,3 +104,21 @@ async def get_snapshot(
     run_id: uuid.UUID, session: SessionDep, principal: OptionalPrincipal
 ) -> dict[str, Any]:
     return await service.snapshot_of(session, principal, run_id)
+
+
+@router.get(
+    "/v1/benchmarks",
+    tags=["benchmarks"],
+    summary="对标: where a current standard stands against the plan's latest succeeded run",
+    response_model=BenchmarkOut,
+)
+async def get_benchmark(
+    standard_id: uuid.UUID,
+    plan_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    principal: OptionalPrincipal,
+    registry: RegistryDep,
+) -> BenchmarkOut:
+    cache = request.app.state.results
+    return await benchmarks.benchmark(session, principal, registry, cache, standard_id, plan_id)
