@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import astuple
 from typing import Any
 
 from sqlalchemy import Integer, Select, cast, func, select, update
@@ -59,12 +58,27 @@ async def store_rows(session: AsyncSession, run_id: uuid.UUID, rows: Sequence[Ro
     """All rows in one COPY, inside the caller's transaction."""
     connection = await session.connection()
     raw = await connection.get_raw_connection()
-    records = []
-    for row in rows:
-        values = list(astuple(row))
-        values[ROW_COLUMNS.index("tiers")] = json.dumps(row.tiers, ensure_ascii=False)
-        values[ROW_COLUMNS.index("reasons")] = json.dumps(row.reasons, ensure_ascii=False)
-        records.append((run_id, *values))
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    records = [
+        (
+            run_id,
+            uuid.UUID(r.standard_id),
+            r.category,
+            r.position,
+            r.standard_no,
+            r.standard_version,
+            r.uscc,
+            r.enterprise_name,
+            r.eligible,
+            r.score,
+            r.rank,
+            r.tied,
+            r.selected,
+            dumps(r.tiers),
+            dumps(r.reasons),
+        )
+        for r in rows
+    ]
     await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
         RunResult.__tablename__,
         schema_name="ranking",

@@ -65,23 +65,22 @@ def build(inputs: Inputs) -> dict[str, Any]:
     banned_ids = {str(e.standard_id): e for e in inputs.exclusions if e.standard_id}
     banned_firms = {e.uscc: e for e in inputs.exclusions if e.uscc}
     wanted = set(content.categories)
-    rows = sorted(
-        (d for d in inputs.disclosures if d.category in wanted),
-        key=lambda d: (d.category, d.standard_no, str(d.id)),
-    )
+    keyed = [(d.category, d.standard_no, str(d.id), d) for d in inputs.disclosures]
+    keyed = sorted((k for k in keyed if k[0] in wanted), key=lambda k: k[:3])
+    rows = [k[3] for k in keyed]
+    ids = [str(d.id) for d in rows]
     columns: dict[str, list[Any]] = {
-        k: [] for k in ("standard_id", "version", "standard_no", "uscc", "enterprise", "category")
+        "standard_id": ids,
+        "version": [d.current_version for d in rows],
+        "standard_no": [d.standard_no for d in rows],
+        "uscc": [d.uscc for d in rows],
+        "enterprise": [d.enterprise_name for d in rows],
+        "category": [d.category for d in rows],
     }
     values: dict[str, list[float | None]] = {c: [] for c in codes}
     excluded: dict[str, str] = {}
-    for d in rows:
-        sid = str(d.id)
-        for key, v in zip(
-            columns,
-            (sid, d.current_version, d.standard_no, d.uscc, d.enterprise_name, d.category),
-            strict=True,
-        ):
-            columns[key].append(v)
+    implemented_by = content.eligibility.implemented_by
+    for sid, d in zip(ids, rows, strict=True):
         declared = {i.code: i for i in d.indicators if i.code}
         why: list[str] = []
         for code in codes:
@@ -97,7 +96,6 @@ def build(inputs: Inputs) -> dict[str, Any]:
         if ban is not None:
             until = f" until {ban.until.isoformat()}" if ban.until else ""
             why.append(f"excluded by oversight{until}: {ban.reason}".strip())
-        implemented_by = content.eligibility.implemented_by
         if implemented_by is not None and not _in_force(d.implementation_date, implemented_by):
             why.append(f"not in force by {implemented_by.isoformat()}")
         if why:
@@ -183,7 +181,7 @@ ROW_COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Row:
     standard_id: str
     category: str
@@ -215,32 +213,37 @@ def rows(snapshot: dict[str, Any], result: engine.EngineResult) -> list[Row]:
     _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
     tied = (counts[inverse] > 1) & (ranks > 0)
     cols = {c: j for j, c in enumerate(result.indicator_codes)}
+    per_category = [[(c, cols[c]) for c in sorted(p.codes)] for p in result.plans]
     ids = result.standard_ids.tolist()
     scores = result.scores.tolist()
     eligible = result.eligible.tolist()
     selected = result.selected.tolist()
     tiers = result.tiers.tolist()
+    positions = position.tolist()
+    rank_list = ranks.tolist()
+    tied_list = tied.tolist()
+    cat_list = cats.tolist()
     out = []
     for r in range(n):
         i = where[ids[r]]
-        plan = result.plans[int(cats[r])]
         score = scores[r]
+        tier_row = tiers[r]
         out.append(
             Row(
-                standard_id=ids[r],
-                category=cand["category"][i],
-                position=int(position[r]),
-                standard_no=cand["standard_no"][i],
-                standard_version=int(cand["version"][i]),
-                uscc=cand["uscc"][i],
-                enterprise_name=cand["enterprise"][i],
-                eligible=bool(eligible[r]),
-                score=None if score != score else score,  # NaN: no score
-                rank=int(ranks[r]) or None,
-                tied=bool(tied[r]),
-                selected=bool(selected[r]),
-                tiers={c: (tiers[r][cols[c]] or None) for c in sorted(plan.codes)},
-                reasons=[] if eligible[r] else [x.to_dict() for x in result.reasons(r)],
+                ids[r],
+                cand["category"][i],
+                positions[r],
+                cand["standard_no"][i],
+                cand["version"][i],
+                cand["uscc"][i],
+                cand["enterprise"][i],
+                eligible[r],
+                None if score != score else score,  # NaN: no score
+                rank_list[r] or None,
+                tied_list[r],
+                selected[r],
+                {c: (tier_row[j] or None) for c, j in per_category[cat_list[r]]},
+                [] if eligible[r] else [x.to_dict() for x in result.reasons(r)],
             )
         )
     return out
@@ -249,9 +252,8 @@ def rows(snapshot: dict[str, Any], result: engine.EngineResult) -> list[Row]:
 def rows_digest(stored: Iterable[Row]) -> str:
     """SHA-256 of the stored rows in (category, position) order: the same figure from the
     rows a run wrote, from the rows in the database now, and from a fresh engine run."""
-    h = hashlib.sha256(b"forerunner.ranking.rows/1\n")
-    for row in sorted(stored, key=lambda r: (r.category, r.position)):
-        line = [
+    lines = [
+        [
             row.standard_id,
             row.category,
             row.position,
@@ -264,5 +266,6 @@ def rows_digest(stored: Iterable[Row]) -> str:
             row.tiers,
             row.reasons,
         ]
-        h.update(canonical_json(line) + b"\n")
-    return h.hexdigest()
+        for row in sorted(stored, key=lambda r: (r.category, r.position))
+    ]
+    return hashlib.sha256(b"forerunner.ranking.rows/1\n" + canonical_json(lines)).hexdigest()
