@@ -1,17 +1,43 @@
 """Evaluation and ranking (评估与排行): key areas, evaluators, plans, runs, shortlists, titles."""
 
+from __future__ import annotations
+
 from fastapi import FastAPI
 
+from services.clients.oversight import OversightClient
+from services.clients.registry import RegistryClient
 from services.kit.app import build_app
+from services.kit.clock import Clock
+from services.ranking.evaluators.router import router as evaluators_router
+from services.ranking.key_areas.router import router as key_areas_router
 from services.ranking.models import kit_tables
+from services.ranking.plans.router import router as plans_router
+from services.ranking.runs import worker
+from services.ranking.runs.results import ResultCache
+from services.ranking.runs.router import router as runs_router
 from services.ranking.settings import RankingSettings
 
-VERSION = "0.1.0"
+VERSION = "0.2.0"
+
+INTEGRITY_CODES = {
+    "uq_key_areas_year_level_name": "duplicate_key_area",
+    "uq_evaluators_uscc": "duplicate_evaluator",
+    "uq_experts_subject": "duplicate_expert",
+    "uq_plan_reviews_plan_id_n_expert_id": "already_reviewed",
+}
 
 
-def create_app(settings: RankingSettings | None = None) -> FastAPI:
+def create_app(
+    settings: RankingSettings | None = None,
+    *,
+    registry: RegistryClient | None = None,
+    oversight: OversightClient | None = None,
+    clock: Clock | None = None,
+) -> FastAPI:
+    """The ranking app. ``registry`` and ``oversight`` replace the clients built from the
+    settings' URLs (tests pass in-process ones); the app closes only those it built."""
     settings = settings or RankingSettings()
-    return build_app(
+    app = build_app(
         settings,
         title="Forerunner ranking 企业标准排行榜",
         description=(
@@ -19,7 +45,14 @@ def create_app(settings: RankingSettings | None = None) -> FastAPI:
             "their review, ranking runs, shortlists (入围名单), forerunner titles (领跑者称号)."
         ),
         version=VERSION,
-        routers=[],
+        routers=[key_areas_router, evaluators_router, plans_router, runs_router],
         tables=kit_tables,
         peers={"registry": settings.registry_url, "oversight": settings.oversight_url},
+        integrity_codes=INTEGRITY_CODES,
+        clock=clock,
+        background=[worker.periodic(settings)],
     )
+    app.state.registry = registry or RegistryClient.over(app.state.clients["registry"])
+    app.state.oversight = oversight or OversightClient.over(app.state.clients["oversight"])
+    app.state.results = ResultCache(settings.result_cache_size)
+    return app

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, status
 from fastapi.responses import JSONResponse
 
-from services.kit.auth import OptionalPrincipal
+from services.kit.auth import CurrentPrincipal, OptionalPrincipal
 from services.kit.clock import ClockDep
 from services.kit.db import SessionDep
 from services.kit.idempotency import IdempotencyDep
@@ -68,7 +68,7 @@ async def file_complaint(
 )
 async def list_complaints(
     session: SessionDep,
-    principal: OptionalPrincipal,
+    principal: CurrentPrincipal,
     limit: LimitQuery = 20,
     cursor: CursorQuery = None,
 ) -> Page[ComplaintOut]:

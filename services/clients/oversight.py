@@ -1,0 +1,99 @@
+"""A typed client of the oversight service (监督), for the ranking service.
+
+Reads go straight to oversight and fail fast with a ``ServiceError``. Posting a notice carries a
+decision, so it never happens here directly: the caller writes ``NOTICES_PATH`` and a
+``NoticeCreate`` body to its outbox, and the relay delivers it with retries.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any, ClassVar, Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.kit.http import ServiceClient
+
+NOTICES_PATH = "/v1/notices"
+MAX_EXCLUSION_PAGES = 1000
+
+
+class Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Exclusion(Lenient):
+    """Who may not be evaluated (取消评估资格), until when: an enterprise or one standard."""
+
+    uscc: str | None = None
+    standard_id: uuid.UUID | None = None
+    reason: str = ""
+    until: date | None = None
+
+
+class ExclusionPage(Lenient):
+    items: list[Exclusion]
+    next_cursor: str | None = None
+
+
+class NoticeCreate(BaseModel):
+    """A notice for the public notice board (公示), as ranking sends it."""
+
+    kind: Literal["plan_publicity"]
+    title: str
+    body: str
+    subject_type: Literal["plan"]
+    subject_id: str
+    subject_version: int
+    publicity_days: int
+    source_id: str = Field(description="ranking's id of the notice; the outcome names it")
+    issued_at: datetime
+
+
+class OversightClient:
+    """Calls to oversight with the caller's service token; errors are ``ServiceError``s."""
+
+    PATHS: ClassVar[dict[str, tuple[str, str]]] = {
+        "exclusions": ("GET", "/v1/exclusions"),
+        "post_notice": ("POST", NOTICES_PATH),
+    }
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | Callable[[], str] | None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        *,
+        timeout: float = 10.0,
+        retries: int = 2,
+    ) -> None:
+        self._http = ServiceClient(
+            base_url, token, timeout=timeout, retries=retries, transport=transport
+        )
+
+    @classmethod
+    def over(cls, http: ServiceClient) -> OversightClient:
+        """An oversight client on an existing connection (the app's peer client)."""
+        client = cls.__new__(cls)
+        client._http = http
+        return client
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def exclusions(self, on: date) -> list[Exclusion]:
+        """Every exclusion in force on ``on``, all pages."""
+        out: list[Exclusion] = []
+        params: dict[str, Any] = {"active_on": on.isoformat(), "limit": 200}
+        for _ in range(MAX_EXCLUSION_PAGES):
+            page = await self._http.get_model(
+                self.PATHS["exclusions"][1], ExclusionPage, params=params
+            )
+            out.extend(page.items)
+            if not page.next_cursor:
+                return out
+            params = {**params, "cursor": page.next_cursor}
+        raise RuntimeError("oversight keeps handing out exclusion pages")

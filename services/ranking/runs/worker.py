@@ -1,0 +1,172 @@
+"""The run worker: a background step every replica runs (评估计算).
+
+A replica claims one queued run in a short transaction, then, outside any transaction, reads
+the plan's categories from the registry and the exclusions from oversight, builds the
+snapshot and ranks it in a worker thread. Everything is stored in one last transaction, and
+only if the run is still this replica's claim: a failure anywhere before leaves nothing
+half-stored, and the run ends failed with a reason or is taken up again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import func, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.clients.oversight import OversightClient
+from services.clients.registry import Disclosure, RegistryClient
+from services.kit.background import Periodic
+from services.kit.http import ServiceError
+from services.ranking import engine
+from services.ranking.models import Run, RunSnapshot
+from services.ranking.plans import repository as plans
+from services.ranking.plans.schemas import PlanContent
+from services.ranking.runs import repository
+from services.ranking.runs import snapshot as snap
+from services.ranking.settings import RankingSettings
+
+log = logging.getLogger("forerunner.ranking.runs")
+FETCH_BACKOFF_SECONDS = 0.5
+
+
+class RunFailed(Exception):
+    """The run cannot be completed; the message is the reason callers see."""
+
+
+@dataclass(frozen=True)
+class Computed:
+    snapshot: dict[str, Any]
+    result: engine.EngineResult
+    rows: list[snap.Row]
+    body: bytes
+    sha256: str
+    rows_digest: str
+
+
+def compute(inputs: snap.Inputs) -> Computed:
+    """Snapshot, rank and lay out the rows: CPU work, called in a worker thread."""
+    snapshot = snap.build(inputs)
+    result = engine.rank(snap.batch(snapshot))
+    rows = snap.rows(snapshot, result)
+    body, sha = snap.pack(snapshot)
+    # Digests are computed here, off the event loop, and cached on the result.
+    result.input_digest()
+    result.result_digest()
+    return Computed(snapshot, result, rows, body, sha, snap.rows_digest(rows))
+
+
+async def fetch_disclosures(
+    registry: RegistryClient, categories: list[str], attempts: int
+) -> list[Disclosure]:
+    """Every current disclosure of the categories; a broken stream starts the fetch over."""
+    last: ServiceError | None = None
+    for attempt in range(attempts):
+        if attempt:
+            await asyncio.sleep(FETCH_BACKOFF_SECONDS * attempt)
+        try:
+            out: list[Disclosure] = []
+            for category in categories:
+                out.extend([d async for d in registry.standards_by_category(category)])
+            return out
+        except ServiceError as exc:
+            log.warning("registry read failed (attempt %d): %s", attempt + 1, exc)
+            last = exc
+    raise RunFailed(f"the registry could not be read after {attempts} attempts: {last}")
+
+
+async def fetch_exclusions(oversight: OversightClient, on: Any) -> list[Any]:
+    try:
+        return await oversight.exclusions(on)
+    except (ServiceError, ValueError) as exc:
+        raise RunFailed(
+            f"oversight could not be reached for exclusions ({exc}); a run never ranks without them"
+        ) from exc
+
+
+async def _fail(sessionmaker: async_sessionmaker[AsyncSession], run: Run, reason: str) -> None:
+    async with sessionmaker() as session, session.begin():
+        await session.execute(
+            update(Run)
+            .where(Run.id == run.id, Run.attempts == run.attempts, Run.state == "running")
+            .values(state="failed", reason=reason[:2000], finished_at=func.now(), lease_until=None)
+        )
+
+
+async def _store(sessionmaker: async_sessionmaker[AsyncSession], run: Run, done: Computed) -> bool:
+    """Everything in one transaction, if the run is still this claim's."""
+    async with sessionmaker() as session, session.begin():
+        current = await repository.get(session, run.id, lock=True)
+        if current is None or current.state != "running" or current.attempts != run.attempts:
+            return False
+        session.add(RunSnapshot(run_id=run.id, body=done.body, sha256=done.sha256))
+        await session.flush()
+        await repository.store_rows(session, run.id, done.rows)
+        res = done.result
+        current.state = "succeeded"
+        current.finished_at = func.now()
+        current.lease_until = None
+        current.engine_version = res.engine_version
+        current.input_digest = res.input_digest()
+        current.result_digest = res.result_digest()
+        current.rows_digest = done.rows_digest
+        current.n_candidates = len(res)
+        current.n_eligible = int(res.eligible.sum())
+        current.n_selected = int(res.selected.sum())
+        current.selection = {cat.code: cat.selection.to_dict() for cat in res.categories()}
+    return True
+
+
+async def execute(app: FastAPI, run: Run) -> None:
+    settings: RankingSettings = app.state.settings
+    sessionmaker = app.state.db.sessionmaker
+    try:
+        async with sessionmaker() as session:
+            version = await plans.version(session, run.plan_id, run.plan_version)
+        assert version is not None
+        content = PlanContent.model_validate(version.content)
+        disclosures = await fetch_disclosures(
+            app.state.registry, content.categories, settings.run_fetch_attempts
+        )
+        exclusions = await fetch_exclusions(app.state.oversight, app.state.clock.now().date())
+        inputs = snap.Inputs(
+            str(run.plan_id), run.plan_version, version.content, disclosures, exclusions
+        )
+        done = await asyncio.to_thread(compute, inputs)
+    except RunFailed as exc:
+        await _fail(sessionmaker, run, str(exc))
+        return
+    except Exception as exc:
+        log.exception("run %s failed", run.id)
+        await _fail(sessionmaker, run, f"internal error ({type(exc).__name__})")
+        return
+    if await _store(sessionmaker, run, done):
+        app.state.results.put(run.id, done.snapshot, done.result)
+    else:
+        log.warning("run %s was taken over by another replica; result dropped", run.id)
+
+
+async def run_step(app: Any) -> int:
+    """Claim and carry out one run; how many were handled (0 when none was due)."""
+    settings: RankingSettings = app.state.settings
+    async with app.state.db.sessionmaker() as session, session.begin():
+        run = await repository.claim(session, settings.run_lease_seconds)
+    if run is None:
+        return 0
+    if run.attempts > settings.run_max_claims:
+        await _fail(
+            app.state.db.sessionmaker,
+            run,
+            f"abandoned: claimed {run.attempts - 1} times by replicas that stopped",
+        )
+        return 1
+    await execute(app, run)
+    return 1
+
+
+def periodic(settings: RankingSettings) -> Periodic:
+    return Periodic("ranking-runs", settings.run_poll_seconds, run_step)
