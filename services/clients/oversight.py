@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from typing import Any, ClassVar, Literal
 
 import httpx
@@ -26,12 +26,13 @@ class Lenient(BaseModel):
 
 
 class Exclusion(Lenient):
-    """Who may not be evaluated (取消评估资格), until when: an enterprise or one standard."""
+    """Who may not be evaluated (不得参评), until when: an enterprise, by its USCC."""
 
-    uscc: str | None = None
-    standard_id: uuid.UUID | None = None
+    uscc: str
     reason: str = ""
-    until: date | None = None
+    ends_on: date | None = Field(default=None, description="last day of the exclusion")
+    # Oversight excludes enterprises; a standard-level exclusion would name its standard.
+    standard_id: uuid.UUID | None = None
 
 
 class ExclusionPage(Lenient):
@@ -39,18 +40,29 @@ class ExclusionPage(Lenient):
     next_cursor: str | None = None
 
 
-class NoticeCreate(BaseModel):
-    """A notice for the public notice board (公示), as ranking sends it."""
+class Subject(BaseModel):
+    type: Literal["plan", "run", "shortlist", "title", "case", "enterprise", "standard"]
+    id: str = Field(min_length=1, max_length=100)
 
-    kind: Literal["plan_publicity"]
-    title: str
-    body: str
-    subject_type: Literal["plan"]
-    subject_id: str
-    subject_version: int
-    publicity_days: int
-    source_id: str = Field(description="ranking's id of the notice; the outcome names it")
-    issued_at: datetime
+
+class Window(BaseModel):
+    working_days: int = Field(ge=1, le=60)
+
+
+class NoticeCreate(BaseModel):
+    """A notice for the public notice board (公示), in oversight's ``NoticeCreate`` shape.
+
+    ``payload.source_id`` is the sender's own id of the notice: oversight echoes it in the
+    outcome of a publicity window, which is how the sender finds what the notice was about.
+    Payload values are text or integers (oversight hashes a canonical form of them).
+    """
+
+    kind: Literal["plan_publicity", "shortlist_publicity", "forerunner_list"]
+    title: str = Field(max_length=300)
+    body: str = Field(max_length=20_000)
+    subject: Subject | None = None
+    window: Window | None = None
+    payload: dict[str, Any] = Field(default_factory=dict)
 
 
 class OversightClient:
@@ -87,7 +99,7 @@ class OversightClient:
     async def exclusions(self, on: date) -> list[Exclusion]:
         """Every exclusion in force on ``on``, all pages."""
         out: list[Exclusion] = []
-        params: dict[str, Any] = {"active_on": on.isoformat(), "limit": 200}
+        params: dict[str, Any] = {"on": on.isoformat(), "limit": 200}
         for _ in range(MAX_EXCLUSION_PAGES):
             page = await self._http.get_model(
                 self.PATHS["exclusions"][1], ExclusionPage, params=params

@@ -44,9 +44,28 @@ async def notice_of(session: AsyncSession, plan_id: str) -> dict[str, Any]:
     rows = (
         await session.execute(select(outbox.c.message_id, outbox.c.path, outbox.c.payload))
     ).all()
-    mine = [r for r in rows if r.payload.get("subject_id") == plan_id]
+    mine = [r for r in rows if (r.payload.get("subject") or {}).get("id") == plan_id]
     assert len(mine) >= 1
-    return {"message_id": mine[-1].message_id, "path": mine[-1].path, **mine[-1].payload}
+    notice = mine[-1].payload
+    return {
+        "message_id": mine[-1].message_id,
+        "path": mine[-1].path,
+        "source_id": notice["payload"]["source_id"],
+        **notice,
+    }
+
+
+def outcome_of(notice: dict[str, Any], upheld: bool = False) -> dict[str, Any]:
+    """What oversight reports when the notice's window has closed."""
+    objection = {"case_id": "c-1", "uscc": None, "reason": "评估指标设置不合理"}
+    return {
+        "notice_id": "3f0b2c1e-0000-4000-8000-000000000001",
+        "source_id": notice["source_id"],
+        "subject": notice["subject"],
+        "closed_on": "2026-03-20",
+        "objections": 1 if upheld else 0,
+        "upheld": [objection] if upheld else [],
+    }
 
 
 async def close_publicity(
@@ -55,11 +74,7 @@ async def close_publicity(
     notice = await notice_of(session, plan_id)
     response = await api.post(
         "/v1/publicity-outcomes",
-        json={
-            "notice_id": notice["source_id"],
-            "upheld": upheld,
-            "closed_at": "2026-03-20T08:00:00Z",
-        },
+        json=outcome_of(notice, upheld),
         headers=SERVICE,
     )
     assert response.status_code == 200, response.text

@@ -21,6 +21,7 @@ from tests.ranking.plan_flow import (
     close_publicity,
     create,
     notice_of,
+    outcome_of,
     submit,
 )
 
@@ -112,7 +113,7 @@ async def test_the_whole_lifecycle_and_its_refusals(api, session):
     notice = await notice_of(session, plan_id)
     assert notice["path"] == "/v1/notices"
     assert notice["message_id"] == notice["source_id"]
-    assert (notice["kind"], notice["publicity_days"]) == ("plan_publicity", 5)
+    assert (notice["kind"], notice["window"]["working_days"]) == ("plan_publicity", 5)
     retire = {"action": "retire", "reason": "停止"}
     during = await api.post(f"{url}/decision", json=retire, headers={**own, "If-Match": "*"})
     assert during.status_code == 409
@@ -122,14 +123,10 @@ async def test_the_whole_lifecycle_and_its_refusals(api, session):
     assert activate_early.status_code == 409
 
     # The publicity outcome: service role only, idempotent by notice id.
-    outcome = {
-        "notice_id": notice["source_id"],
-        "upheld": False,
-        "closed_at": "2026-03-20T08:00:00Z",
-    }
+    outcome = outcome_of(notice)
     assert (await api.post("/v1/publicity-outcomes", json=outcome, headers=own)).status_code == 403
     unknown = await api.post(
-        "/v1/publicity-outcomes", json={**outcome, "notice_id": "nope"}, headers=SERVICE
+        "/v1/publicity-outcomes", json={**outcome, "source_id": "nope"}, headers=SERVICE
     )
     assert unknown.status_code == 404
     first = await api.post("/v1/publicity-outcomes", json=outcome, headers=SERVICE)
@@ -137,7 +134,7 @@ async def test_the_whole_lifecycle_and_its_refusals(api, session):
     repeat = await api.post("/v1/publicity-outcomes", json=outcome, headers=SERVICE)
     assert repeat.json() == first.json()
     other = await api.post(
-        "/v1/publicity-outcomes", json={**outcome, "upheld": True}, headers=SERVICE
+        "/v1/publicity-outcomes", json=outcome_of(notice, upheld=True), headers=SERVICE
     )
     assert (other.status_code, other.json()["code"]) == (409, "outcome_conflict")
 

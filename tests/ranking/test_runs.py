@@ -183,7 +183,7 @@ async def test_exclusions_from_oversight_are_applied(
 ):
     seeded, plan_id, own = await ready(api, session, registry_http)
     oversight.exclusions = [
-        {"uscc": seeded["A"]["uscc"], "reason": "弄虚作假", "until": "2027-01-01"}
+        {"uscc": seeded["A"]["uscc"], "reason": "弄虚作假", "ends_on": "2027-01-01"}
     ]
     try:
         run = await run_once(api, ranking_app, plan_id, own)

@@ -8,7 +8,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.oversight.models import Case, PublicityWindow
+from services.oversight.models import Case, Notice, PublicityWindow
 
 
 async def claim_closed_windows(
@@ -30,3 +30,8 @@ async def objections_to(session: AsyncSession, notice_id: uuid.UUID) -> list[Cas
         select(Case).where(Case.notice_id == notice_id).order_by(Case.created_at, Case.id)
     )
     return list(rows.scalars())
+
+
+async def notice(session: AsyncSession, notice_id: uuid.UUID) -> Notice:
+    found = (await session.execute(select(Notice).where(Notice.id == notice_id))).scalar_one()
+    return found

@@ -122,9 +122,16 @@ async def report_closed_windows(session: AsyncSession, now: datetime, limit: int
         if any(c.state not in SETTLED for c in objections):
             continue  # reported once the last objection is decided
         upheld = [c for c in objections if c.outcome == "upheld"]
+        notice = await repository.notice(session, window.notice_id)
         path, body = ranking.publicity_outcome(
             {
                 "notice_id": str(window.notice_id),
+                # The sender's own id of the notice (it cannot know ours): how it finds the
+                # plan version or shortlist the window was about.
+                "source_id": notice.payload.get("source_id"),
+                "subject": {"type": notice.subject_type, "id": notice.subject_id}
+                if notice.subject_type
+                else None,
                 "closed_on": window.closes_on.isoformat(),
                 "objections": len(objections),
                 "upheld": [
@@ -132,6 +139,7 @@ async def report_closed_windows(session: AsyncSession, now: datetime, limit: int
                         "case_id": str(c.id),
                         "uscc": c.respondent_uscc,
                         "title_id": c.title_id,
+                        "standard_id": c.target_id if c.target_type == "standard" else None,
                         "reason": c.decision_reason,
                     }
                     for c in upheld

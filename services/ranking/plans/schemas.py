@@ -146,14 +146,31 @@ class Decision(Strict):
     reason: str | None = Field(default=None, max_length=2000)
 
 
-class PublicityOutcome(Strict):
-    """What oversight reports when a publicity window (公示期) closes."""
+class UpheldObjection(Strict):
+    """An objection (异议) to the notice that oversight upheld."""
 
-    notice_id: str = Field(min_length=1, max_length=64)
-    upheld: bool = Field(description="true when an objection (异议) was upheld")
-    cases: list[str] = Field(default_factory=list, max_length=1000)
-    closed_at: datetime
-    summary: str | None = Field(default=None, max_length=2000)
+    case_id: str = Field(min_length=1, max_length=64)
+    uscc: str | None = Field(default=None, max_length=18)
+    title_id: str | None = Field(default=None, max_length=100)
+    standard_id: str | None = Field(default=None, max_length=100)
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class NoticeSubject(Strict):
+    type: str = Field(max_length=32)
+    id: str = Field(max_length=100)
+
+
+class PublicityOutcome(Strict):
+    """What oversight reports when a publicity window (公示期) has closed and every objection
+    to it is decided. ``source_id`` is ranking's own id of the notice it sent."""
+
+    notice_id: str = Field(min_length=1, max_length=64, description="oversight's notice id")
+    source_id: str = Field(min_length=1, max_length=64, description="ranking's id of it")
+    subject: NoticeSubject | None = None
+    closed_on: date
+    objections: int = Field(ge=0, description="objections filed against the notice")
+    upheld: list[UpheldObjection] = Field(default_factory=list, max_length=1000)
 
 
 class PublicityOutcomeOut(BaseModel):

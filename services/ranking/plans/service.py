@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.clients.oversight import NOTICES_PATH, NoticeCreate
+from services.clients.oversight import NOTICES_PATH, NoticeCreate, Subject, Window
 from services.clients.registry import RegistryClient
 from services.kit import audit, outbox
 from services.kit.auth import Principal
@@ -258,12 +258,9 @@ async def _start_publicity(
             f"评估方案《{content.name}》第{version.n}版已通过专家评审，现予公示"
             f"{content.publicity_days}个工作日。类别：{'、'.join(content.categories)}。"
         ),
-        subject_type="plan",
-        subject_id=str(plan.id),
-        subject_version=version.n,
-        publicity_days=content.publicity_days,
-        source_id=notice_id,
-        issued_at=now,
+        subject=Subject(type="plan", id=str(plan.id)),
+        window=Window(working_days=content.publicity_days),
+        payload={"source_id": notice_id, "plan_id": str(plan.id), "version": version.n},
     )
     await outbox.enqueue(
         session,
@@ -284,12 +281,12 @@ async def report_publicity(
 ) -> PlanVersion:
     """Oversight's outcome of a closed publicity window. The same report twice is one."""
     policy.require_service(principal)
-    version = await repository.version_by_notice(session, body.notice_id)
+    version = await repository.version_by_notice(session, body.source_id)
     if version is None:
-        raise NotFound("no plan publicity with this notice id")
+        raise NotFound("ranking sent no publicity notice with this source_id")
     reported = body.model_dump(mode="json")
     if version.publicity_outcome is not None:
-        if version.publicity_outcome.get("upheld") != body.upheld:
+        if bool(version.publicity_outcome.get("upheld")) != bool(body.upheld):
             raise Conflict(
                 "a different outcome was already reported for this notice",
                 code="outcome_conflict",
@@ -302,7 +299,9 @@ async def report_publicity(
     version.publicity_outcome = reported
     if body.upheld:
         version.state = "rejected"
-        version.reason = body.summary or "an objection raised during publicity was upheld"
+        version.reason = "; ".join(o.reason or "an objection was upheld" for o in body.upheld)[
+            :2000
+        ]
     else:
         version.state = "approved"
     if plan.latest_version == version.n:
@@ -315,7 +314,7 @@ async def report_publicity(
         "publicity_outcome",
         "plan",
         str(plan.id),
-        {"version": version.n, "upheld": body.upheld},
+        {"version": version.n, "upheld": len(body.upheld), "notice_id": body.notice_id},
     )
     return version
 

@@ -94,7 +94,7 @@ def build(inputs: Inputs) -> dict[str, Any]:
                 why.extend(_gate(spec, value))
         ban = banned_ids.get(sid) or banned_firms.get(d.uscc)
         if ban is not None:
-            until = f" until {ban.until.isoformat()}" if ban.until else ""
+            until = f" until {ban.ends_on.isoformat()}" if ban.ends_on else ""
             why.append(f"excluded by oversight{until}: {ban.reason}".strip())
         if implemented_by is not None and not _in_force(d.implementation_date, implemented_by):
             why.append(f"not in force by {implemented_by.isoformat()}")
