@@ -251,7 +251,7 @@ def bind_app(app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession]) -> Fa
             # Inside the test's transaction a failed read would abort it: a savepoint keeps
             # it to the read, as autocommit does in production.
             async with bind.begin_nested():
-                yield await bind.get_raw_connection()
+                yield (await bind.get_raw_connection()).driver_connection
 
         app.state.db.reader = reader
     return app

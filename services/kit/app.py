@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import BaseRoute
+from starlette.types import Receive, Scope, Send
 
 from services.kit import health
 from services.kit.auth import (
@@ -51,6 +52,19 @@ CORS_REQUEST_HEADERS = (
 CORS_EXPOSED_HEADERS = ("ETag", "X-Request-ID", "Location", "Retry-After")
 DOCS_STATIC = Path(fastapi_offline.__file__).parent / "static"
 log = logging.getLogger("forerunner.app")
+
+
+class GzipWhereAccepted(GZipMiddleware):
+    """Starlette's gzip, out of the way of callers that do not accept it: most API clients
+    send no Accept-Encoding, and wrapping their every response costs them for nothing."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for name, value in scope["headers"]:
+                if name == b"accept-encoding" and b"gzip" in value:
+                    await super().__call__(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
 
 
 def operation_id(route: APIRoute) -> str:
@@ -136,7 +150,7 @@ def build_app(
     install_problem_handlers(app, integrity_codes)
     # Innermost first: compression and CORS sit inside the request context, so that their
     # answers (a preflight, say) carry the request id and are counted too.
-    app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_min_bytes, compresslevel=5)
+    app.add_middleware(GzipWhereAccepted, minimum_size=settings.gzip_min_bytes, compresslevel=5)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -31,17 +31,14 @@ _DISCONNECTS = (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError, OSE
 
 
 async def read_connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
-    """The asyncpg connection of a pooled SQLAlchemy connection, in autocommit.
-
-    The same pool (and the same server settings and timeouts) as the request's session; a
-    connection found dead is thrown away and the caller is told to retry.
-    """
+    """A pooled asyncpg connection in autocommit, with the service's server settings and
+    timeouts; a connection found dead is replaced and the caller is told to retry."""
     db: Database = request.app.state.db
-    async with db.reader() as raw:
+    async with db.reader() as conn:
         try:
-            yield raw.driver_connection
+            yield conn
         except _DISCONNECTS:
-            raw.invalidate()
+            # asyncpg's pool replaces a broken connection when it comes back.
             raise ServiceUnavailable("the database connection was lost; retry") from None
         except asyncpg.PostgresError as err:
             # Reported like the same error through the ORM: one mapping of SQLSTATEs to

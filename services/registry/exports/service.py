@@ -65,8 +65,8 @@ async def batches(
     """
     last: Any = None
     while True:
-        async with db.reader() as raw:
-            rows = await reads.export_page(raw.driver_connection, f, principal, last, BATCH_ROWS)
+        async with db.reader() as conn:
+            rows = await reads.export_page(conn, f, principal, last, BATCH_ROWS)
         if rows:
             yield rows
         if len(rows) < BATCH_ROWS:
