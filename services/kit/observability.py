@@ -105,6 +105,7 @@ class RouteTable:
     def __init__(self, app: ASGIApp) -> None:
         self._app = app
         self._routes: list[tuple[Any, str, frozenset[str]]] | None = None
+        self._by_route: dict[int, str] = {}
 
     def _load(self) -> list[tuple[Any, str, frozenset[str]]]:
         # Read on first use: the app's routers are included after the middleware is added.
@@ -114,12 +115,20 @@ class RouteTable:
                 (ctx, str(ctx.path_format), frozenset(ctx.methods or ()))
                 for ctx in iter_route_contexts(routes)
             ]
+            for ctx, template, _ in self._routes:
+                for route in (ctx.route, ctx.original_route):
+                    self._by_route[id(route)] = template
         return self._routes
 
     def template(self, scope: Scope) -> str:
         """The template of the route that serves the request (or would, with another method)."""
+        routes = self._load()
+        # The router has put the route it chose in the scope: one lookup, not a scan.
+        served = self._by_route.get(id(scope.get("route")))
+        if served is not None:
+            return served
         partial = None
-        for ctx, template, _ in self._load():
+        for ctx, template, _ in routes:
             match, _ = ctx.matches(scope)
             if match == Match.FULL:
                 return template
