@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -136,7 +137,7 @@ def build_app(
     app.state.metrics = Metrics(settings.service_name)
     app.state.tables = tables
     app.state.calendar = WorkdayCalendar.from_file(settings.workday_calendar_file)
-    app.state.clock = clock or SystemClock()
+    app.state.clock = clock or SystemClock(timedelta(days=settings.clock_offset_days))
     tokens = ServiceTokenProvider(settings) if peers else None
     app.state.clients = {
         name: ServiceClient(

@@ -16,8 +16,13 @@ class Clock(Protocol):
 
 
 class SystemClock:
+    """The real time, optionally shifted (``CLOCK_OFFSET_DAYS``, refused in production)."""
+
+    def __init__(self, offset: timedelta = timedelta(0)) -> None:
+        self.offset = offset
+
     def now(self) -> datetime:
-        return datetime.now(UTC)
+        return datetime.now(UTC) + self.offset
 
 
 class FixedClock:

@@ -79,6 +79,9 @@ class ServiceSettings(BaseSettings):
     maintenance_interval_seconds: float = Field(default=3600, gt=0)
 
     outbox_relay_enabled: bool = True
+    # Outside production only: run the service's clock this many days ahead, so that an
+    # end-to-end walk can close a publicity window or pass a deadline without waiting.
+    clock_offset_days: float = 0
     # Periodic background steps of the service (deadlines, windows, feeds); safe in every replica.
     background_enabled: bool = True
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
@@ -114,6 +117,8 @@ class ServiceSettings(BaseSettings):
     def _refuse_weak_secrets(self) -> Self:
         if self.environment is not Environment.production:
             return self
+        if self.clock_offset_days:
+            raise ValueError("production keeps the real time: CLOCK_OFFSET_DAYS must be 0")
         if self.jwt_algorithm == "HS256":
             secret = self.jwt_secret.get_secret_value() if self.jwt_secret else ""
             if not secret or secret == DEV_JWT_SECRET or len(secret) < 32:

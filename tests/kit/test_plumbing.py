@@ -68,3 +68,15 @@ async def test_record_many_writes_one_row_each(session):
         )
     ).all()
     assert [tuple(r) for r in rows] == [("a", {"n": 1}, "sync:1"), ("b", None, "sync:1")]
+
+
+def test_a_clock_offset_is_refused_in_production():
+    from pydantic import ValidationError
+
+    from services.kit.clock import SystemClock
+    from services.registry.settings import RegistrySettings
+
+    ahead = SystemClock(timedelta(days=10)).now() - datetime.now(UTC)
+    assert timedelta(days=9, hours=23) < ahead < timedelta(days=10, hours=1)
+    with pytest.raises(ValidationError, match="CLOCK_OFFSET_DAYS"):
+        RegistrySettings(environment="production", jwt_secret="x" * 40, clock_offset_days=10)

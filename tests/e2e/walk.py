@@ -1,0 +1,204 @@
+"""Steps of the cycle over the public APIs of the three live services (sync httpx)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, date, datetime
+from typing import Any
+
+import httpx
+from stdnum.cn import uscc as stdnum_uscc
+
+from tests.e2e.harness import Services, bearer, wait_for
+
+REGULATOR = bearer("regulator", sub="regulator:e2e")
+_serial = itertools.count(1)
+# Thermal efficiency (%, higher is better) and standby power (W, lower is better).
+COOKERS = [(95.0, 0.5), (93.0, 0.6), (91.0, 0.8), (90.0, 1.0), (88.0, 1.2), (86.0, 1.5)]
+
+
+def new_uscc(region: str = "120116") -> str:
+    body = f"91{region}MC{next(_serial) + 7000:07d}"
+    return body + stdnum_uscc.calc_check_digit(body)
+
+
+def ok(response: httpx.Response, *statuses: int) -> Any:
+    assert response.status_code in (statuses or (200, 201)), (
+        f"{response.request.method} {response.request.url}: {response.status_code} "
+        f"{response.text[:500]}"
+    )
+    return response.json() if response.content else None
+
+
+def disclose(registry: httpx.Client) -> list[dict[str, Any]]:
+    """Enterprises of several districts each declare one rice cooker standard."""
+    out = []
+    for i, (efficiency, standby) in enumerate(COOKERS):
+        uscc = new_uscc(("120116", "120104", "120110", "120111")[i % 4])
+        own = bearer("enterprise", org=uscc, sub=f"enterprise:{uscc}")
+        ok(
+            registry.post(
+                "/v1/enterprises",
+                json={"uscc": uscc, "name": f"天津市第{i + 1}电器有限公司", "region": uscc[2:8]},
+                headers=own,
+            )
+        )
+        standard = ok(
+            registry.post(
+                "/v1/standards",
+                json={
+                    "uscc": uscc,
+                    "standard_no": f"Q/12E2E {i + 1:04d}-2025",
+                    "name": "智能电饭锅企业标准",
+                    "subject": "product",
+                    "category": "HA-RICE-COOKER",
+                    "publication_date": "2025-03-01",
+                    "implementation_date": "2025-04-01",
+                    "products": [{"name": f"第{i + 1}牌电饭锅", "generic_name": "电饭锅"}],
+                    "indicators": [
+                        {"code": "thermal_efficiency", "operator": "≥", "value": efficiency},
+                        {"code": "standby_power", "operator": "≤", "value": standby},
+                    ],
+                    "full_text_public": True,
+                    "self_commitment": True,
+                },
+                headers=own,
+            )
+        )
+        out.append({"uscc": uscc, "id": standard["id"], "headers": own})
+    return out
+
+
+def evaluation_body(ranking: httpx.Client, area: str) -> tuple[str, dict[str, str]]:
+    applied = ok(
+        ranking.post(
+            "/v1/evaluators",
+            json={
+                "name": "天津市标准化研究院",
+                "uscc": new_uscc(),
+                "contact": {"person": "李工", "phone": "022-23456789"},
+                "key_areas": [area],
+            },
+            headers=bearer("enterprise", org=new_uscc(), sub="applicant:e2e"),
+        )
+    )
+    body_id = applied["id"]
+    ok(
+        ranking.post(
+            f"/v1/evaluators/{body_id}/approval",
+            json={"decision": "approved"},
+            headers=REGULATOR,
+        )
+    )
+    return body_id, bearer("evaluator", org=body_id, sub=f"evaluator:{body_id}")
+
+
+def reviewed_plan(ranking: httpx.Client, area: str, own: dict[str, str]) -> str:
+    plan = ok(
+        ranking.post(
+            "/v1/plans",
+            json={
+                "key_area_id": area,
+                "name": "电饭锅企业标准领跑者评估方案",
+                "categories": ["HA-RICE-COOKER"],
+                "indicators": [
+                    {
+                        "code": "thermal_efficiency",
+                        "unit": "%",
+                        "baseline": 80,
+                        "benchmark": 96,
+                        "weight": 1,
+                        "tiering": {"quantiles": 3},
+                    },
+                    {
+                        "code": "standby_power",
+                        "unit": "W",
+                        "baseline": 2.0,
+                        "benchmark": 0.5,
+                        "weight": 1,
+                        "tiering": {"quantiles": 3},
+                    },
+                ],
+                "method": "composite",
+                "selection": {"rule": "top_n", "n": 3},
+                "cycle": {"valid_from": "2026-06-01", "valid_to": "2027-05-31"},
+                "publicity_days": 5,
+            },
+            headers=own,
+        )
+    )
+    plan_id = plan["id"]
+    current = ranking.get(f"/v1/plans/{plan_id}", headers=own)
+    ok(
+        ranking.post(
+            f"/v1/plans/{plan_id}/submission",
+            headers={**own, "If-Match": current.headers["ETag"]},
+        )
+    )
+    for n in range(3):
+        subject = f"expert:e2e:{next(_serial)}"
+        ok(
+            ranking.post(
+                "/v1/experts",
+                json={"subject": subject, "name": f"专家{n}", "affiliation": "天津大学"},
+                headers=REGULATOR,
+            )
+        )
+        ok(
+            ranking.post(
+                f"/v1/plans/{plan_id}/reviews",
+                json={"verdict": "approve", "comments": "指标设置合理"},
+                headers=bearer("expert", sub=subject),
+            )
+        )
+    return str(plan_id)
+
+
+def notice_about(oversight: httpx.Client, kind: str, subject_id: str) -> dict[str, Any] | None:
+    page = ok(oversight.get("/v1/notices", params={"limit": 200}))
+    for notice in page["items"]:
+        if notice["kind"] == kind and (notice.get("subject") or {}).get("id") == subject_id:
+            return dict(notice)
+    return None
+
+
+def close_window(services: Services, notice: dict[str, Any], already: int = 0) -> int:
+    """Move the clocks to the day after the notice's window closes (oversight's background
+    step then reports the window); the offset in days, to keep for later steps."""
+    closes = date.fromisoformat(notice["window"]["closes"])
+    offset = max(already, (closes - datetime.now(UTC).date()).days + 2)
+    # Both move together: ranking asks oversight for the exclusions in force on its own date.
+    for name in ("ranking", "oversight"):
+        services.stop(name)
+        services.start(name, FORERUNNER_CLOCK_OFFSET_DAYS=str(offset))
+    return offset
+
+
+def plan_state(ranking: httpx.Client, plan_id: str, own: dict[str, str]) -> str:
+    return str(ok(ranking.get(f"/v1/plans/{plan_id}", headers=own))["latest_state"])
+
+
+def activate(ranking: httpx.Client, plan_id: str, own: dict[str, str]) -> None:
+    current = ranking.get(f"/v1/plans/{plan_id}", headers=own)
+    ok(
+        ranking.post(
+            f"/v1/plans/{plan_id}/decision",
+            json={"action": "activate"},
+            headers={**own, "If-Match": current.headers["ETag"]},
+        )
+    )
+
+
+def run(ranking: httpx.Client, plan_id: str, own: dict[str, str]) -> dict[str, Any]:
+    started = ranking.post(f"/v1/plans/{plan_id}/runs", headers=own)
+    ok(started, 202)
+    location = started.headers["Location"]
+
+    def finished() -> dict[str, Any] | None:
+        state = ok(ranking.get(location, headers=own))  # public only once it succeeded
+        return state if state["state"] in ("succeeded", "failed") else None
+
+    return dict(wait_for(finished, timeout=60))
+
+
+__all__ = ["wait_for"]
