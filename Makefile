@@ -49,7 +49,7 @@ openapi-check: $(VENV)/.installed ## Fail when a committed contract differs from
 
 .PHONY: bench
 bench: $(VENV)/.installed ## Benchmarks, printed as ratios against a baseline run beside them
-	@for b in bench/*.py; do m=$$(basename $$b .py); [ "$$m" = __init__ ] && continue; \
+	@for b in bench/*.py; do m=$$(basename $$b .py); case $$m in _*) continue;; esac; \
 		echo "== bench.$$m"; $(PY) -m bench.$$m || exit 1; done
 
 .PHONY: migrate

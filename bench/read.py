@@ -5,7 +5,7 @@ Run: ``python -m bench.read`` (20,000 disclosures, 10 s per run, best of 2) or
 
 In a scratch database (dropped at the end), N disclosures are synced through the registry
 app. Then two servers start as processes under the same uvicorn settings, both pinned to core
-0: the real registry (``services.registry.app``) and the baseline (``bench.bare_read``: the
+0: the real registry (``services.registry.app``) and the baseline (``bench._bare_read``: the
 same SQL through an asyncpg pool, no auth, middleware, ORM or checks). wrk (Debian's package,
 installed when missing) runs pinned to core 1, 64 connections, over four reads: one standard by
 id (random ids), a two-character Chinese search, a category listing and one category. Each
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         with (
             server("services.registry.app:create_app", env, 0) as real,
-            server("bench.bare_read:create_app", env, 0) as bare,
+            server("bench._bare_read:create_app", env, 0) as bare,
             tempfile.TemporaryDirectory() as tmp,
         ):
             for name, paths in groups.items():

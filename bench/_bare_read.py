@@ -1,7 +1,7 @@
 """The baseline of ``bench.read``: FastAPI and an asyncpg pool answering the same reads as the
 registry with the same SQL, and nothing else (no auth, no middleware, no ORM, no checks).
 
-Served by uvicorn exactly like the registry: ``uvicorn bench.bare_read:create_app --factory``
+Served by uvicorn exactly like the registry: ``uvicorn bench._bare_read:create_app --factory``
 with ``BARE_DATABASE_URL`` set.
 """
 
