@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Double,
     ForeignKey,
@@ -229,3 +230,173 @@ class RunResult(Base):
     reasons: Mapped[list[Any]] = mapped_column(JSONB)
 
     __table_args__ = (UniqueConstraint("run_id", "category", "position"),)
+
+
+class Shortlist(Base):
+    """The shortlist (入围名单) a body publishes from a succeeded run; one per run.
+
+    ``answering`` until every entry is committed, opted out or lapsed; then ``publicity`` (the
+    committed entries on the notice board) or ``closed`` (none committed); ``decided`` once
+    oversight reported the window's outcome and the titles were granted.
+    """
+
+    __tablename__ = "shortlists"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
+    run_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ranking.runs.id"), unique=True)
+    plan_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ranking.plans.id"))
+    plan_version: Mapped[int] = mapped_column(Integer)
+    evaluator_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    key_area_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    state: Mapped[str] = mapped_column(String(12), server_default="answering")
+    # Last working day (Asia/Shanghai) on which an entry may still be answered.
+    deadline: Mapped[date] = mapped_column(Date)
+    # Ranking's own id of the publicity notice; the outcome comes back by it.
+    notice_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    publicity_outcome: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+    __table_args__ = (
+        Index("ix_shortlists_answering", "deadline", postgresql_where=text("state = 'answering'")),
+    )
+
+
+class ShortlistEntry(Base):
+    """One shortlisted standard (入围): its enterprise commits (承诺书) or opts out."""
+
+    __tablename__ = "shortlist_entries"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
+    shortlist_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ranking.shortlists.id"))
+    standard_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    standard_version: Mapped[int] = mapped_column(Integer)
+    standard_no: Mapped[str] = mapped_column(String(128))
+    standard_no_key: Mapped[str] = mapped_column(String(128))
+    uscc: Mapped[str] = mapped_column(String(18))
+    enterprise_name: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(64))
+    region: Mapped[str] = mapped_column(String(12))
+    barcodes: Mapped[list[str]] = mapped_column(ARRAY(String(32)), server_default="{}")
+    # Per core indicator: direction, baseline, tier and the worst value inside that tier in the
+    # run, which a later version must still reach (动态调整).
+    thresholds: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    state: Mapped[str] = mapped_column(String(12), server_default="pending")
+    deadline: Mapped[date] = mapped_column(Date)
+    commitment: Mapped[str | None] = mapped_column(Text)
+    opt_out_reason: Mapped[str | None] = mapped_column(Text)
+    outcome_reason: Mapped[str | None] = mapped_column(Text)
+    answered_by: Mapped[str | None] = mapped_column(String(200))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    row_version: Mapped[int] = mapped_column(Integer, server_default="1")
+    created_at: Mapped[datetime] = _now()
+
+    __table_args__ = (
+        UniqueConstraint("shortlist_id", "standard_id"),
+        Index(None, "uscc", "created_at", "id"),
+        Index(
+            "ix_shortlist_entries_pending",
+            "deadline",
+            postgresql_where=text("state = 'pending'"),
+        ),
+    )
+
+
+class Title(Base):
+    """A forerunner title (领跑者称号) of one standard of one enterprise for a plan's cycle.
+
+    ``active`` → ``suspended`` (the registry withdrew or superseded the standard, or a new
+    version fell short, pending the body's review) → ``active`` again or ``revoked``;
+    ``expired`` at the end of the cycle; ``revoked`` (撤销) for good.
+    """
+
+    __tablename__ = "titles"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True, default=uuid.uuid4)
+    entry_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("ranking.shortlist_entries.id"), unique=True
+    )
+    shortlist_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    run_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    plan_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    plan_version: Mapped[int] = mapped_column(Integer)
+    evaluator_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    key_area_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    year: Mapped[int] = mapped_column(Integer)
+    level: Mapped[str] = mapped_column(String(12))
+    category: Mapped[str] = mapped_column(String(64))
+    region: Mapped[str] = mapped_column(String(12))
+    uscc: Mapped[str] = mapped_column(String(18))
+    enterprise_name: Mapped[str] = mapped_column(String(200))
+    standard_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    standard_no: Mapped[str] = mapped_column(String(128))
+    standard_no_key: Mapped[str] = mapped_column(String(128))
+    standard_version: Mapped[int] = mapped_column(Integer)
+    barcodes: Mapped[list[str]] = mapped_column(ARRAY(String(32)), server_default="{}")
+    thresholds: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(String(12), server_default="active")
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    # Suspended until the body restores or ends it (a new version fell short).
+    pending_review: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_until: Mapped[date] = mapped_column(Date)
+    # The oversight decision that revoked it: a redelivery of the same one changes nothing.
+    revoked_by: Mapped[str | None] = mapped_column(String(64))
+    granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    row_version: Mapped[int] = mapped_column(Integer, server_default="1")
+    updated_at: Mapped[datetime] = _now()
+
+    __table_args__ = (
+        Index(None, "uscc"),
+        Index(None, "standard_no_key"),
+        Index(None, "standard_id"),
+        Index(None, "barcodes", postgresql_using="gin"),
+        Index(
+            "ix_titles_live",
+            "valid_until",
+            postgresql_where=text("status IN ('active', 'suspended')"),
+        ),
+    )
+
+
+class TitleEvent(Base):
+    """One change of a title's status, with its reason, time and source (history)."""
+
+    __tablename__ = "title_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    title_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ranking.titles.id"))
+    status: Mapped[str] = mapped_column(String(12))
+    reason: Mapped[str] = mapped_column(Text)
+    # publicity | registry | review | oversight | regulator | cycle
+    source: Mapped[str] = mapped_column(String(16))
+    reference: Mapped[str | None] = mapped_column(String(200))
+    actor: Mapped[str | None] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index(None, "title_id", "id"),)
+
+
+class FeedCursor(Base):
+    """Where a consumer of another service's change feed stopped (one row per feed)."""
+
+    __tablename__ = "feed_cursors"
+
+    feed: Mapped[str] = mapped_column(String(32), primary_key=True)
+    cursor: Mapped[str | None] = mapped_column(String(200))
+    changes_seen: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    updated_at: Mapped[datetime] = _now()
+
+
+class Target(Base):
+    """A progress target the regulator sets: ``count`` forerunners of a level by a date."""
+
+    __tablename__ = "targets"
+
+    level: Mapped[str] = mapped_column(String(12), primary_key=True)
+    by: Mapped[date] = mapped_column(Date, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)
+    set_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = _now()

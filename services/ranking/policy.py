@@ -4,7 +4,9 @@ Regulators (监管部门) manage key areas, decide on evaluation bodies and regi
 evaluation body (评估机构) acts through tokens whose ``org`` is its id: only on its own plans
 and runs, and only in the key areas it is approved for. An expert reviews submitted plans,
 never those of the body they are affiliated with. Oversight (the ``service`` role) reports
-publicity outcomes. Whoever may not see a thing gets 404 on writes to it too.
+publicity outcomes. A shortlisted enterprise (its token's ``org`` is its USCC) sees and answers
+only its own shortlist entries; titles are public, revoked by oversight or a regulator, and
+reviewed by the body that granted them. Whoever may not see a thing gets 404 on writes to it too.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from sqlalchemy import ColumnElement, or_, true
 
 from services.kit.auth import Principal, Role
 from services.kit.problems import Forbidden, NotFound
-from services.ranking.models import Evaluator, Expert, Plan, Run
+from services.ranking.models import Evaluator, Expert, Plan, Run, ShortlistEntry, Title
 
 # Version states whose content anyone who may see the plan may read.
 FROZEN_STATES = frozenset(
@@ -164,3 +166,77 @@ def require_run_starter(principal: Principal, plan: Plan | None) -> Plan:
 def public_fields(principal: Principal | None, evaluator: Evaluator) -> dict[str, Any]:
     """What of a body a caller may read: everything but contact unless ``may_see_contact``."""
     return {"contact": evaluator.contact if may_see_contact(principal, evaluator) else None}
+
+
+def require_shortlister(principal: Principal, run: Run | None) -> Run:
+    """Only the run's own body publishes its shortlist (入围名单)."""
+    run = require_run_visible(principal, run)
+    if body_id(principal) != run.evaluator_id:
+        raise Forbidden("only the run's own evaluation body may publish its shortlist")
+    return run
+
+
+# --- shortlist entries -----------------------------------------------------------------------
+
+
+def enterprise_of(principal: Principal | None) -> str | None:
+    """The USCC an enterprise token acts for."""
+    if not _is(principal, Role.enterprise) or principal is None or not principal.org:
+        return None
+    return principal.org.strip().upper()
+
+
+def may_see_entry(
+    principal: Principal | None, entry: ShortlistEntry, evaluator_id: uuid.UUID
+) -> bool:
+    return (
+        _is(principal, Role.regulator)
+        or enterprise_of(principal) == entry.uscc
+        or body_id(principal) == evaluator_id
+    )
+
+
+def require_entry_answerer(
+    principal: Principal, entry: ShortlistEntry | None, evaluator_id: uuid.UUID | None
+) -> ShortlistEntry:
+    """承诺书 or opt-out: the entry's own enterprise only (404 to whoever may not see it)."""
+    if entry is None or evaluator_id is None or not may_see_entry(principal, entry, evaluator_id):
+        raise NotFound("no such shortlist entry")
+    if enterprise_of(principal) != entry.uscc:
+        raise Forbidden("only the shortlisted enterprise itself may answer", code="not_your_entry")
+    return entry
+
+
+def require_entries_of(principal: Principal, uscc: str | None) -> str | None:
+    """Whose entries a caller may list: an enterprise its own, a regulator anyone's."""
+    if _is(principal, Role.regulator):
+        return uscc.strip().upper() if uscc else None
+    own = enterprise_of(principal)
+    if own is None:
+        raise Forbidden("only an enterprise or a regulator may list shortlist entries")
+    if uscc and uscc.strip().upper() != own:
+        raise Forbidden("an enterprise lists only its own shortlist entries")
+    return own
+
+
+# --- titles ----------------------------------------------------------------------------------
+
+
+def require_revoker(principal: Principal, decision_id: str | None) -> str:
+    """Oversight (with its decision id) or a regulator revokes; the source recorded."""
+    if _is(principal, Role.service):
+        if not decision_id:
+            raise Forbidden("oversight revokes only by a decision", code="decision_required")
+        return "oversight"
+    if _is(principal, Role.regulator):
+        return "regulator"
+    raise Forbidden("only oversight or a regulator may revoke a title")
+
+
+def require_title_reviewer(principal: Principal, title: Title | None) -> Title:
+    """The body that granted a title restores or ends it after a suspension for review."""
+    if title is None:
+        raise NotFound("no such title")
+    if body_id(principal) != title.evaluator_id and not _is(principal, Role.regulator):
+        raise Forbidden("only the title's evaluation body may review it")
+    return title

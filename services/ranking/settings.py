@@ -28,3 +28,7 @@ class RankingSettings(ServiceSettings):
     run_max_claims: int = Field(default=3, ge=1, le=10)
     # Engine results of succeeded runs kept in memory for explanations and 对标.
     result_cache_size: int = Field(default=8, ge=0, le=256)
+    # How often a replica lapses overdue shortlist entries and expires ended titles, and how
+    # often it follows the registry's change feed (one replica at a time reads it).
+    steps_poll_seconds: float = Field(default=60.0, gt=0)
+    feed_poll_seconds: float = Field(default=5.0, gt=0)

@@ -15,6 +15,7 @@ from services.kit.idempotency import IdempotencyDep
 from services.kit.pagination import CursorQuery, LimitQuery, Page
 from services.kit.preconditions import IfMatchDep, etag
 from services.kit.problems import PROBLEM_RESPONSES
+from services.ranking import publicity
 from services.ranking.catalogue import RegistryDep
 from services.ranking.plans import service
 from services.ranking.plans.schemas import (
@@ -209,12 +210,6 @@ async def get_version(
     response_model=PublicityOutcomeOut,
 )
 async def report_publicity_outcome(
-    body: PublicityOutcome, session: SessionDep, principal: CurrentPrincipal
+    body: PublicityOutcome, session: SessionDep, principal: CurrentPrincipal, clock: ClockDep
 ) -> PublicityOutcomeOut:
-    version = await service.report_publicity(session, principal, body)
-    return PublicityOutcomeOut(
-        plan_id=version.plan_id,
-        n=version.n,
-        state=version.state,
-        notice_id=body.notice_id,
-    )
+    return await publicity.report(session, principal, body, clock.now())

@@ -77,6 +77,9 @@ class PlanContent(Strict):
     selection: Selection
     cycle: Cycle
     publicity_days: int = Field(ge=1, le=60, description="公示期, working days")
+    commitment_days: int = Field(
+        default=10, ge=1, le=60, description="承诺期: working days a shortlisted firm has to answer"
+    )
 
 
 class PlanCreate(PlanContent):
@@ -174,7 +177,12 @@ class PublicityOutcome(Strict):
 
 
 class PublicityOutcomeOut(BaseModel):
+    """What the outcome applied to: a plan version, or a shortlist and the titles granted."""
+
+    kind: Literal["plan_version", "shortlist"]
     plan_id: uuid.UUID
-    n: int
-    state: VersionState
+    n: int = Field(description="the plan version")
+    state: str = Field(description="the plan version's or the shortlist's state after it")
     notice_id: str
+    shortlist_id: uuid.UUID | None = None
+    titles_granted: int | None = None

@@ -32,7 +32,7 @@ def canonical_json(obj: Any) -> bytes:
     ).encode()
 
 
-def _value(ind: Indicator, direction: str) -> float | None:
+def declared_value(ind: Indicator, direction: str) -> float | None:
     """The figure a declaration commits to; for a range, its worse end (the guaranteed one)."""
     if ind.value is not None:
         return float(ind.value)
@@ -85,7 +85,7 @@ def build(inputs: Inputs) -> dict[str, Any]:
         why: list[str] = []
         for code in codes:
             spec, ind = specs[code], declared.get(code)
-            value = _value(ind, spec.direction or "higher") if ind is not None else None
+            value = declared_value(ind, spec.direction or "higher") if ind is not None else None
             if ind is not None and ind.unit is not None and ind.unit != spec.unit:
                 why.append(f"{code} is declared in {ind.unit!r}, the plan compares {spec.unit!r}")
                 value = None
