@@ -1,0 +1,201 @@
+"""Titles: the public lookup ("is this a current forerunner") with ETag and 304, one title and
+its history, revocation (the same delivery three times), expiry, and progress stats."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from services.kit.clock import FixedClock
+from services.ranking.titles import service as titles
+from tests.conftest import auth
+from tests.ranking.conftest import REGULATOR, SERVICE
+from tests.ranking.title_flow import titled
+
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+OVERSIGHT = auth("service", sub="service:oversight")
+
+
+@pytest.fixture
+def clock(ranking_app):
+    clock: FixedClock = ranking_app.state.clock
+    yield clock
+    clock.set(START)
+
+
+async def test_is_this_a_current_forerunner(api, ranking_app, session, registry_http):
+    flow = await titled(api, ranking_app, session, registry_http)
+    a = flow["seeded"]["A"]
+    title = flow["titles"]["A"]
+    spellings = [
+        a["standard_no"],
+        a["standard_no"].lower().replace(" ", ""),
+        "Ｑ／１２ＴＪ　" + a["standard_no"].split(" ")[1].replace("-", "－"),
+    ]
+    for spelling in spellings:
+        page = await api.get("/v1/forerunners", params={"standard_no": spelling})
+        assert page.status_code == 200, page.text
+        assert [t["id"] for t in page.json()["items"]] == [title["id"]], spelling
+    by_barcode = await api.get("/v1/forerunners", params={"barcode": a["barcode"]})
+    assert [t["id"] for t in by_barcode.json()["items"]] == [title["id"]]
+    both = await api.get(
+        "/v1/forerunners", params={"uscc": a["uscc"].lower(), "standard_no": a["standard_no"]}
+    )
+    assert [t["id"] for t in both.json()["items"]] == [title["id"]]
+    c = flow["seeded"]["C"]
+    assert (await api.get("/v1/forerunners", params={"uscc": c["uscc"]})).json()["items"] == []
+    bad = await api.get("/v1/forerunners", params={"standard_no": "不是标准号"})
+    assert bad.status_code == 422
+
+    listed = await api.get("/v1/forerunners", params={"key_area_id": flow["area"], "limit": 1})
+    assert listed.headers["Cache-Control"].startswith("public")
+    first = listed.json()
+    assert len(first["items"]) == 1
+    assert first["next_cursor"] is not None
+    rest = await api.get(
+        "/v1/forerunners",
+        params={"key_area_id": flow["area"], "limit": 1, "cursor": first["next_cursor"]},
+    )
+    assert {first["items"][0]["id"], rest.json()["items"][0]["id"]} == {
+        t["id"] for t in flow["titles"].values()
+    }
+    assert rest.json()["next_cursor"] is None
+    etag = listed.headers["ETag"]
+    again = await api.get(
+        "/v1/forerunners",
+        params={"key_area_id": flow["area"], "limit": 1},
+        headers={"If-None-Match": etag},
+    )
+    assert again.status_code == 304
+    assert again.content == b""
+
+    one = await api.get(f"/v1/titles/{title['id']}")
+    assert one.status_code == 200
+    body = one.json()
+    assert body["plan_id"] == flow["plan_id"]
+    assert body["evaluator_id"] == flow["body"]
+    assert [(h["status"], h["source"]) for h in body["history"]] == [("active", "publicity")]
+    missing = await api.get("/v1/titles/00000000-0000-4000-8000-000000000000")
+    assert missing.status_code == 404
+
+
+async def test_the_same_revocation_three_times_revokes_once(
+    api, ranking_app, session, registry_http
+):
+    flow = await titled(api, ranking_app, session, registry_http)
+    title_id = flow["titles"]["A"]["id"]
+    decision = "5b1e0c4e-9d1f-4c55-9a35-1f0c6a2b7e01"
+    body = {
+        "decision_id": decision,
+        "case_id": "0a3e6a4e-1111-4c55-9a35-1f0c6a2b7e02",
+        "reason": "经调查，声明的热效率与抽检结果不符",
+        "decided_at": "2026-03-10T02:00:00Z",
+    }
+    key = {"Idempotency-Key": decision.replace("-", "")}
+    for _ in range(3):
+        response = await api.post(
+            f"/v1/titles/{title_id}/revocation", json=body, headers={**OVERSIGHT, **key}
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["status"] == "revoked"
+    # A redelivery with a fresh key (a replayed outbox row after its key expired) too.
+    response = await api.post(f"/v1/titles/{title_id}/revocation", json=body, headers=OVERSIGHT)
+    assert response.status_code == 200
+    history = (await api.get(f"/v1/titles/{title_id}")).json()["history"]
+    assert [(h["status"], h["source"], h["reference"]) for h in history] == [
+        ("active", "publicity", history[0]["reference"]),
+        ("revoked", "oversight", decision),
+    ]
+    other = {**body, "decision_id": "6c2f1d5f-0000-4000-8000-000000000003"}
+    twice = await api.post(f"/v1/titles/{title_id}/revocation", json=other, headers=OVERSIGHT)
+    assert twice.status_code == 409
+    assert twice.json()["code"] == "already_revoked"
+    by_regulator = await api.post(
+        f"/v1/titles/{title_id}/revocation", json={"reason": "再次撤销"}, headers=REGULATOR
+    )
+    assert by_regulator.status_code == 409
+    a = flow["seeded"]["A"]
+    assert (await api.get("/v1/forerunners", params={"uscc": a["uscc"]})).json()["items"] == []
+    gone = await api.get("/v1/forerunners", params={"uscc": a["uscc"], "status": "revoked"})
+    assert [t["id"] for t in gone.json()["items"]] == [title_id]
+
+    unknown = await api.post(
+        "/v1/titles/00000000-0000-4000-8000-000000000000/revocation", json=body, headers=OVERSIGHT
+    )
+    assert unknown.status_code == 404
+    b_title = flow["titles"]["B"]["id"]
+    by_firm = await api.post(
+        f"/v1/titles/{b_title}/revocation", json={"reason": "x"}, headers=a["headers"]
+    )
+    assert by_firm.status_code == 403
+    no_decision = await api.post(
+        f"/v1/titles/{b_title}/revocation", json={"reason": "x"}, headers=SERVICE
+    )
+    assert no_decision.status_code == 403
+    regulator = await api.post(
+        f"/v1/titles/{b_title}/revocation", json={"reason": "监管部门撤销"}, headers=REGULATOR
+    )
+    assert regulator.status_code == 200
+    assert regulator.json()["history"][-1]["source"] == "regulator"
+    # Revoked is final: the body's review cannot bring it back.
+    review = await api.post(
+        f"/v1/titles/{b_title}/review",
+        json={"action": "restore", "reason": "复核通过"},
+        headers={**flow["own"], "If-Match": regulator.headers["ETag"]},
+    )
+    assert review.status_code == 409
+    assert review.json()["code"] == "not_pending_review"
+
+
+async def test_titles_expire_at_the_end_of_the_cycle(
+    api, ranking_app, session, registry_http, clock
+):
+    flow = await titled(api, ranking_app, session, registry_http)
+    clock.set(datetime(2027, 5, 31, 12, 0, tzinfo=UTC))
+    assert await titles.expire_step(ranking_app) == 0
+    clock.set(datetime(2027, 5, 31, 16, 5, tzinfo=UTC))  # 1 June in Shanghai
+    assert await titles.expire_step(ranking_app) == 2
+    assert await titles.expire_step(ranking_app) == 0
+    one = (await api.get(f"/v1/titles/{flow['titles']['A']['id']}")).json()
+    assert one["status"] == "expired"
+    assert one["history"][-1]["source"] == "cycle"
+    assert one["status_reason"] == "the cycle ended on 2027-05-31"
+    a = flow["seeded"]["A"]
+    assert (await api.get("/v1/forerunners", params={"uscc": a["uscc"]})).json()["items"] == []
+
+
+async def test_progress_against_targets(api, ranking_app, session, registry_http):
+    refused = await api.put(
+        "/v1/targets", json={"level": "municipal", "by": "2026-12-31", "count": 60}, headers=SERVICE
+    )
+    assert refused.status_code == 403
+    for level, count in (("national", 130), ("municipal", 60)):
+        response = await api.put(
+            "/v1/targets",
+            json={"level": level, "by": "2026-12-31", "count": count, "note": "行动计划"},
+            headers=REGULATOR,
+        )
+        assert response.status_code == 200, response.text
+    flow = await titled(api, ranking_app, session, registry_http)
+    stats = (await api.get("/v1/stats", params={"year": 2026})).json()
+    (group,) = [g for g in stats["forerunners"] if g["key_area_id"] == flow["area"]]
+    assert (group["level"], group["granted"], group["active"]) == ("municipal", 2, 2)
+    targets = {t["level"]: t for t in stats["targets"]}
+    assert targets["national"]["target"] == 130
+    assert targets["municipal"]["achieved"] >= 2
+    assert targets["municipal"]["remaining"] == 60 - targets["municipal"]["achieved"]
+    stages = stats["stages"]
+    assert stages["runs_succeeded"] >= 1
+    assert stages["shortlisted"] >= 2
+    assert stages["committed"] >= 2
+    assert stages["titled"] >= 2
+    await api.post(
+        f"/v1/titles/{flow['titles']['A']['id']}/revocation",
+        json={"reason": "监管部门撤销"},
+        headers=REGULATOR,
+    )
+    after = (await api.get("/v1/stats", params={"year": 2026})).json()
+    (group,) = [g for g in after["forerunners"] if g["key_area_id"] == flow["area"]]
+    assert (group["granted"], group["active"]) == (1, 1)
+    assert after["stages"]["revoked"] == stages["revoked"] + 1
