@@ -1,0 +1,237 @@
+""" "Is this a current forerunner" against a bare FastAPI + asyncpg endpoint reading the same row.
+
+Run: ``python -m bench.lookup`` (100,000 titles, 10 s per run, best of 2) or
+``--n 20000 --seconds 5 --repeats 1`` for a quick look.
+
+In a scratch database (dropped at the end), migrated for ranking, N titles are written in one
+statement (one key area, body, plan, run and shortlist behind them; each title its own
+enterprise, standard number and barcode). Then two servers start as processes under the same
+uvicorn settings, pinned to core 0 (``bench.read``'s machinery): the real ranking service and
+the baseline below (the same row through an asyncpg pool; no auth, middleware, normalisation,
+ETag or checks). wrk runs pinned to core 1, 64 connections, over random lookups by ``uscc``,
+by ``standard_no`` and by ``barcode``, and then the same by ``uscc`` with a matching
+``If-None-Match`` (304) on the real service. Printed: requests per second and p50/p99 of each,
+and the ratios (target: throughput >= 0.8x, p99 <= 20 ms; the 304 path faster still).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import asyncpg  # type: ignore[import-untyped]
+import httpx
+from fastapi import FastAPI, Request
+
+from bench._common import connect_kwargs
+from bench._common import scratch_database as scratch
+from bench.read import Figure, _ms, ensure_wrk, run_wrk, server
+from services.kit.migrations import upgrade
+
+SEED = """
+WITH area AS (
+  INSERT INTO ranking.key_areas (id, year, level, name, categories)
+  VALUES (gen_random_uuid(), 2026, 'municipal', '家用电器', ARRAY['HA-RICE-COOKER']) RETURNING id
+), body AS (
+  INSERT INTO ranking.evaluators (id, name, uscc, contact, requested_key_areas, status)
+  VALUES (gen_random_uuid(), '评估机构', '12120000MB0000000X', '{}', '{}', 'approved') RETURNING id
+), plan AS (
+  INSERT INTO ranking.plans (id, evaluator_id, key_area_id)
+  SELECT gen_random_uuid(), body.id, area.id FROM body, area RETURNING id, evaluator_id, key_area_id
+), run AS (
+  INSERT INTO ranking.runs (id, plan_id, plan_version, evaluator_id, state, requested_by)
+  SELECT gen_random_uuid(), id, 1, evaluator_id, 'succeeded', 'bench' FROM plan
+  RETURNING id, plan_id, evaluator_id
+)
+INSERT INTO ranking.shortlists (id, run_id, plan_id, plan_version, evaluator_id, key_area_id,
+                                state, deadline, created_by)
+SELECT gen_random_uuid(), run.id, run.plan_id, 1, run.evaluator_id, plan.key_area_id,
+       'decided', DATE '2026-03-09', 'bench'
+FROM run, plan RETURNING id
+"""
+
+ENTRIES = """
+INSERT INTO ranking.shortlist_entries (id, shortlist_id, standard_id, standard_version,
+  standard_no, standard_no_key, uscc, enterprise_name, category, region, barcodes, thresholds,
+  state, deadline)
+SELECT gen_random_uuid(), $1, gen_random_uuid(), 1,
+       'Q/12TJ ' || lpad(i::text, 6, '0') || '-2024', 'Q/12TJ' || lpad(i::text, 6, '0') || '-2024',
+       '91120116MA' || lpad(i::text, 8, '0'), '天津市电器有限公司 ' || i, 'HA-RICE-COOKER',
+       '120116', ARRAY['690' || lpad(i::text, 10, '0')], '{}', 'titled', DATE '2026-03-09'
+FROM generate_series(1, $2) AS i
+"""
+
+TITLES = """
+INSERT INTO ranking.titles (id, entry_id, shortlist_id, run_id, plan_id, plan_version,
+  evaluator_id, key_area_id, year, level, category, region, uscc, enterprise_name, standard_id,
+  standard_no, standard_no_key, standard_version, barcodes, thresholds, status, status_reason,
+  valid_from, valid_until, granted_at)
+SELECT gen_random_uuid(), e.id, s.id, s.run_id, s.plan_id, 1, s.evaluator_id, s.key_area_id,
+       2026, 'municipal', e.category, e.region, e.uscc, e.enterprise_name, e.standard_id,
+       e.standard_no, e.standard_no_key, 1, e.barcodes, '{}', 'active', 'granted after publicity',
+       DATE '2026-06-01', DATE '2027-05-31', now()
+FROM ranking.shortlist_entries e JOIN ranking.shortlists s ON s.id = e.shortlist_id
+"""
+
+BARE_COLUMNS = (
+    "t.id, t.uscc, t.enterprise_name, t.standard_id, t.standard_no, t.standard_version, "
+    "t.barcodes, t.plan_id, t.key_area_id, t.year, t.level, t.category, t.region, t.status, "
+    "t.status_reason, t.pending_review, t.valid_from, t.valid_until"
+)
+
+
+def create_bare() -> FastAPI:
+    """The baseline: the same row by the same indexed column, serialised by FastAPI."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        kwargs = connect_kwargs(os.environ["BARE_DATABASE_URL"])
+        app.state.pool = await asyncpg.create_pool(**kwargs, min_size=10, max_size=10)
+        yield
+        await app.state.pool.close()
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.get("/v1/forerunners")
+    async def lookup(
+        request: Request,
+        uscc: str | None = None,
+        standard_no: str | None = None,
+        barcode: str | None = None,
+    ) -> dict[str, Any]:
+        if uscc is not None:
+            where, value = "t.uscc = $1", uscc
+        elif standard_no is not None:
+            where, value = "t.standard_no_key = $1", standard_no.replace(" ", "")
+        else:
+            where, value = "t.barcodes @> ARRAY[$1]::varchar[]", barcode or ""
+        rows = await request.app.state.pool.fetch(
+            f"SELECT {BARE_COLUMNS} FROM ranking.titles t "  # noqa: S608 - constants only
+            f"WHERE {where} AND t.status = 'active' ORDER BY t.id LIMIT 21",
+            value,
+        )
+        return {"items": [dict(r) for r in rows[:20]], "next_cursor": None}
+
+    return app
+
+
+async def seed(url: str, n: int) -> None:
+    conn = await asyncpg.connect(**connect_kwargs(url))
+    try:
+        shortlist_id = await conn.fetchval(SEED)
+        await conn.execute(ENTRIES, shortlist_id, n)
+        await conn.execute(TITLES)
+        await conn.execute("ANALYZE ranking.titles")
+    finally:
+        await conn.close()
+
+
+def paths(n: int) -> dict[str, list[str]]:
+    rng = random.Random(7)
+    picks = [rng.randint(1, n) for _ in range(5000)]
+    return {
+        "by uscc": [f"/v1/forerunners?uscc=91120116MA{i:08d}" for i in picks],
+        "by standard_no": [
+            f"/v1/forerunners?standard_no={quote(f'Q/12TJ {i:06d}-2024')}" for i in picks
+        ],
+        "by barcode": [f"/v1/forerunners?barcode=690{i:010d}" for i in picks],
+    }
+
+
+LUA_304 = """
+local path = os.getenv("WRK_PATH")
+local etag = os.getenv("WRK_ETAG")
+request = function() return wrk.format("GET", path, {["If-None-Match"] = etag}) end
+"""
+
+
+def run_wrk_304(wrk: str, base: str, path: str, seconds: int, connections: int) -> Figure:
+    """One lookup asked again with the ETag of its answer: every reply must be a 304."""
+    etag = httpx.get(base + path).headers["ETag"]
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(LUA_304)
+    cmd = [
+        "taskset", "-c", "1", wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
+        "--timeout", "10s", "-s", script.name, base,
+    ]  # fmt: skip
+    env = {**os.environ, "WRK_PATH": path, "WRK_ETAG": etag}
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout
+    os.unlink(script.name)
+    # wrk counts 3xx as non-2xx: here that is every answer, and nothing else is allowed.
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non2xx is None or int(non2xx.group(1)) != total:
+        raise RuntimeError(f"not every answer was a 304:\n{out}")
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    return Figure(rps, p50, p99)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=100_000, help="titles to write first")
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=64)
+    args = parser.parse_args(argv)
+    if (os.cpu_count() or 1) < 2:
+        sys.exit("bench.lookup needs two cores: one for the servers, one for wrk")
+    wrk = ensure_wrk()
+    with scratch("bench_lookup") as url:
+        upgrade("ranking", url)
+        asyncio.run(seed(url, args.n))
+        print(f"wrote {args.n} titles")
+        env = {
+            "RANKING_DATABASE_URL": url,
+            "RANKING_LOG_LEVEL": "WARNING",
+            "RANKING_OUTBOX_RELAY_ENABLED": "false",
+            "RANKING_BACKGROUND_ENABLED": "false",
+            "BARE_DATABASE_URL": url,
+        }
+        print(
+            f"{'lookup':16} {'ranking req/s':>13} {'bare req/s':>10} {'ratio':>6} "
+            f"{'p50 ms':>13} {'p99 ms':>13}"
+        )
+        with (
+            server("services.ranking.app:create_app", env, 0) as real,
+            server("bench.lookup:create_bare", env, 0) as bare,
+            tempfile.TemporaryDirectory() as tmp,
+        ):
+            paths_file = str(Path(tmp) / "paths.txt")
+            for name, group in paths(args.n).items():
+                Path(paths_file).write_text("\n".join(group) + "\n", encoding="utf-8")
+                best: dict[str, Figure] = {}
+                for _ in range(args.repeats):
+                    for label, base in (("bare", bare), ("real", real)):
+                        fig = run_wrk(wrk, base, paths_file, args.seconds, args.connections)
+                        if label not in best or fig.rps > best[label].rps:
+                            best[label] = fig
+                r, b = best["real"], best["bare"]
+                print(
+                    f"{name:16} {r.rps:13.0f} {b.rps:10.0f} {r.rps / b.rps:6.2f} "
+                    f"{r.p50_ms:6.1f}/{b.p50_ms:<6.1f} {r.p99_ms:6.1f}/{b.p99_ms:<6.1f}",
+                    flush=True,
+                )
+            one = paths(args.n)["by uscc"][0]
+            fig = run_wrk_304(wrk, real, one, args.seconds, args.connections)
+            print(
+                f"{'304 by uscc':16} {fig.rps:13.0f} {'-':>10} {'-':>6} "
+                f"{fig.p50_ms:6.1f}{'':7} {fig.p99_ms:6.1f}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
