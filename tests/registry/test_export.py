@@ -306,16 +306,16 @@ async def test_a_failure_mid_stream_breaks_the_transfer_off(
     _, base = served_registry
     seeded = await seed(registry_client)
     monkeypatch.setattr(export_service, "BATCH_ROWS", 1)
-    real = export_service.record
+    real = export_service.ndjson_lines
     sent: list[str] = []
 
-    def record(row: Any) -> dict[str, Any]:
+    def lines(batch: Any) -> bytes:
         if sent:
             raise Busy() if failure == "busy" else RuntimeError("a bug")
-        sent.append(str(row["id"]))
-        return real(row)
+        sent.extend(str(row["id"]) for row in batch)
+        return real(batch)
 
-    monkeypatch.setattr(export_service, "record", record)
+    monkeypatch.setattr(export_service, "ndjson_lines", lines)
     received: list[bytes] = []
 
     async def download() -> int:
@@ -340,3 +340,33 @@ async def test_a_failure_mid_stream_breaks_the_transfer_off(
     assert len(ours) == 1
     assert (ours[0].exc_info is not None) is traceback
     assert ours[0].levelname == ("ERROR" if traceback else "WARNING")
+
+
+async def test_the_lines_the_database_writes_are_the_records_python_would(registry_client, session):
+    """The NDJSON lines are built in SQL; they must say what ``record`` says of the same rows,
+    time stamps with and without microseconds included."""
+    from sqlalchemy import text
+
+    from services.registry.standards import reads
+    from services.registry.standards.reads import SearchFilters
+
+    seeded = await seed(registry_client)
+    whole = await session.execute(
+        text(
+            "UPDATE registry.standards SET updated_at = date_trunc('second', updated_at) "
+            "WHERE id = :id"
+        ),
+        {"id": seeded["ids"][0]},
+    )
+    assert whole.rowcount == 1
+    conn = (await (await session.connection()).get_raw_connection()).driver_connection
+    f = SearchFilters(uscc=seeded["a"])
+    rows = await reads.export_page(conn, f, None, None, 100)
+    lines = await reads.export_lines(conn, f, None, None, 100)
+    assert [r["id"] for r in lines] == [r["id"] for r in rows]
+    assert len(rows) == 4
+    for row, line in zip(rows, lines, strict=True):
+        assert json.loads(line["line"]) == export_service.record(row)
+    stamps = {json.loads(line["line"])["updated_at"] for line in lines}
+    assert any("." not in s for s in stamps)
+    assert any("." in s for s in stamps)

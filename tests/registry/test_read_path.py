@@ -46,6 +46,32 @@ async def test_standard_etag_304_and_a_new_version_changes_it(registry_client, e
     assert again.json()["name"] == "智能电饭锅企业标准（第二版）"
 
 
+async def test_an_enterprise_rename_changes_its_standards_etag(registry_client, enterprise):
+    sid = (await declare(registry_client, enterprise)).json()["id"]
+    other = (await declare(registry_client, enterprise, standard_no="Q/12TJ 0002-2024")).json()
+    before = await registry_client.get(f"/v1/standards/{sid}")
+    etag = before.headers["etag"]
+    tag = (await registry_client.get(f"/v1/enterprises/{enterprise}")).headers["etag"]
+    renamed = await registry_client.patch(
+        f"/v1/enterprises/{enterprise}",
+        json={"name": "天津新名字电器有限公司"},
+        headers={**auth("enterprise", enterprise), "If-Match": tag},
+    )
+    assert renamed.status_code == 200, renamed.text
+
+    after = await registry_client.get(f"/v1/standards/{sid}", headers={"If-None-Match": etag})
+    assert after.status_code == 200  # the cached copy names the old enterprise
+    assert after.headers["etag"] != etag
+    assert after.json()["enterprise_name"] == "天津新名字电器有限公司"
+    assert after.json()["current_version"] == 1  # the content did not change
+    stale = await registry_client.post(
+        f"/v1/standards/{other['id']}/withdrawal",
+        json={"reason": "被新标准替代"},
+        headers={**auth("enterprise", enterprise), "If-Match": '"1"'},
+    )
+    assert stale.status_code == 412
+
+
 async def test_a_callers_own_view_is_private_and_a_hidden_one_404_to_others(registry_client):
     uscc = make_uscc()
     await register(registry_client, uscc)

@@ -327,10 +327,17 @@ async def test_enterprise_rename_updates_it_and_reindexes_search(registry_client
     found = await registry_client.get("/v1/standards", params={"q": "滨海新区电器"})
     assert {s["uscc"] for s in found.json()["items"]} >= {uscc}
 
+    standard_id = (await push(registry_client, [item(uscc, sid, 1)]))["items"][0]["standard_id"]
+    etag = (await registry_client.get(f"/v1/standards/{standard_id}")).headers["etag"]
     renamed = item(uscc, sid, 1, enterprise={"name": "天津津味厨房科技有限公司"})
     result = (await push(registry_client, [renamed]))["items"][0]
     assert result["result"] == "updated"  # the enterprise changed, the standard did not
     assert result["version"] == 1
+    cached = await registry_client.get(
+        f"/v1/standards/{standard_id}", headers={"If-None-Match": etag}
+    )
+    assert cached.status_code == 200  # its enterprise's name is part of what it serves
+    assert cached.json()["enterprise_name"] == "天津津味厨房科技有限公司"
 
     new = await registry_client.get("/v1/standards", params={"q": "津味厨房", "uscc": uscc})
     assert len(new.json()["items"]) == 2  # both standards, also the one not in the batch

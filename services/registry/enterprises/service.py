@@ -156,7 +156,7 @@ async def patch(
     if "name" in changes_requested or "region" in changes_requested:
         # Search text and region filters of its standards follow the enterprise.
         await session.flush()
-        await writer.reindex(session, {enterprise.uscc})
+        await writer.reindex(session, {enterprise.uscc}, now)
         events.append("enterprise.updated")
     elif not events and changes_requested:
         events.append("enterprise.updated")

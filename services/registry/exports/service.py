@@ -56,17 +56,18 @@ class ExportRow(StandardSummary):
 
 
 async def batches(
-    db: Database, f: SearchFilters, principal: Principal | None
+    db: Database, f: SearchFilters, principal: Principal | None, page: Any = reads.export_page
 ) -> AsyncIterator[Sequence[Any]]:
     """The matching rows (in id order) in pages, each read on a connection of its own.
 
     The request is over by the time a streamed body runs, so each page borrows a pooled
-    connection and gives it back before the page is sent.
+    connection and gives it back before the page is sent. ``page`` reads one: the export's
+    columns (``reads.export_page``) or its NDJSON lines (``reads.export_lines``).
     """
     last: Any = None
     while True:
         async with db.reader() as conn:
-            rows = await reads.export_page(conn, f, principal, last, BATCH_ROWS)
+            rows = await page(conn, f, principal, last, BATCH_ROWS)
         if rows:
             yield rows
         if len(rows) < BATCH_ROWS:
@@ -141,11 +142,14 @@ def csv_row(row: Any) -> list[Any]:
     return [_cell(rec[c]) if c != "indicators_json" else rec[c] for c in CSV_COLUMNS]
 
 
+def ndjson_lines(batch: Sequence[Any]) -> bytes:
+    """A page of lines the database wrote (``reads.EXPORT_LINES``): Python only joins them."""
+    return ("\n".join([row["line"] for row in batch]) + "\n").encode()
+
+
 async def ndjson_body(rows: AsyncIterator[Sequence[Any]]) -> AsyncIterator[bytes]:
     async for batch in rows:
-        yield "".join(
-            json.dumps(record(r), ensure_ascii=False, separators=(",", ":")) + "\n" for r in batch
-        ).encode()
+        yield ndjson_lines(batch)
 
 
 async def csv_body(rows: AsyncIterator[Sequence[Any]]) -> AsyncIterator[bytes]:
@@ -161,9 +165,10 @@ async def csv_body(rows: AsyncIterator[Sequence[Any]]) -> AsyncIterator[bytes]:
         yield buffer.getvalue().encode()
 
 
-FORMATS: dict[str, tuple[str, str, Callable[..., AsyncIterator[bytes]]]] = {
-    "ndjson": ("application/x-ndjson", "ndjson", ndjson_body),
-    "csv": ("text/csv; charset=utf-8", "csv", csv_body),
+# Media type, file extension, the page reader, the body.
+FORMATS: dict[str, tuple[str, str, Any, Callable[..., AsyncIterator[bytes]]]] = {
+    "ndjson": ("application/x-ndjson", "ndjson", reads.export_lines, ndjson_body),
+    "csv": ("text/csv; charset=utf-8", "csv", reads.export_page, csv_body),
 }
 
 
@@ -188,8 +193,8 @@ async def export(
     The first page is read here, before the status is sent: the query then has met every
     parameter, and what the database refuses is still an ordinary error answer.
     """
-    media_type, extension, body = FORMATS[fmt]
-    rows = batches(db, f, principal)
+    media_type, extension, page, body = FORMATS[fmt]
+    rows = batches(db, f, principal, page)
     first = await anext(rows, None)
     return (
         body(_prepend(first, rows)),

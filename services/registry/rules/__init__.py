@@ -33,6 +33,7 @@ from services.registry.rules.standard_numbers import (
     normalise_standard_no,
     standard_no_key,
     standard_type,
+    type_of_normalised,
 )
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "standard_no_key",
     "standard_no_search_texts",
     "standard_type",
+    "type_of_normalised",
     "uscc_region",
     "validate_date_order",
     "validate_gtin",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from services.registry.rules.base import WHITESPACE, RuleError, nfkc
+from services.registry.rules.base import RuleError, nfkc
 from services.registry.rules.standard_numbers import (
     LOOSE_STANDARD_NO,
     fold_standard_chars,
@@ -22,7 +22,8 @@ from services.registry.rules.standard_numbers import (
 
 
 def _search_text(text: str) -> str:
-    return WHITESPACE.sub(" ", nfkc(text).lower()).strip()
+    # str.split() splits on exactly the characters re's \s matches: runs become one space.
+    return " ".join(nfkc(text).lower().split())
 
 
 def search_text(*texts: str) -> str:
@@ -32,9 +33,9 @@ def search_text(*texts: str) -> str:
 
 def search_index(*texts: str) -> tuple[str, list[str]]:
     """``search_text(*texts)`` and ``search_grams(*texts)`` in one pass over the texts."""
-    normalised = [t for t in (_search_text(raw) for raw in texts) if t]
+    normalised = [t for t in map(_search_text, texts) if t]
     grams: set[str] = set()
-    for text in normalised:
+    for text in set(normalised):
         grams.update(text)
         grams.update(map(str.__add__, text, text[1:]))
     grams.discard(" ")  # the only whitespace-only gram of a normalised text

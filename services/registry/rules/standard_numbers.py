@@ -125,7 +125,12 @@ def standard_type(normalised: str) -> StandardType:
     ``Q/`` enterprise, ``T/`` group, ``GB`` national (GB, GB/T, GB/Z), ``DB<digits>`` local,
     any other sector code (QB, JB, HG, SH, YY, QC, NB/SH, DB/T seismology, ...) industry.
     """
-    prefix = normalise_standard_no(normalised).split(" ", 1)[0]
+    return type_of_normalised(normalise_standard_no(normalised))
+
+
+def type_of_normalised(canonical: str) -> StandardType:
+    """:func:`standard_type` of a number already in :func:`normalise_standard_no` form."""
+    prefix = canonical.split(" ", 1)[0]
     if prefix.startswith("Q/"):
         return "enterprise"
     if prefix.startswith("T/"):

@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from services.kit.problems import FieldError, ValidationFailed
@@ -40,6 +40,8 @@ class Checked:
     standard_type: str
     hash: str
     json: str = ""
+    # The search text and grams by enterprise name, built once (see searchable).
+    index: dict[str, tuple[str, list[str]]] = field(default_factory=dict, compare=False)
 
 
 def canonical_json(content: StandardContent) -> str:
@@ -92,7 +94,7 @@ def check_content(content: StandardContent, vocab: Vocabulary, prefix: str = "")
     try:
         standard_no = rules.normalise_standard_no(content.standard_no)
         key = standard_no.replace(" ", "")  # rules.standard_no_key, without normalising again
-        kind = rules.standard_type(standard_no)
+        kind = rules.type_of_normalised(standard_no)
         if len(standard_no) > STANDARD_NO_WIDTH:
             fail("standard_no", "too long once normalised", "invalid_standard_no")
     except rules.RuleError as err:
@@ -103,18 +105,21 @@ def check_content(content: StandardContent, vocab: Vocabulary, prefix: str = "")
         fail("category", f"unknown category {content.category!r}", "unknown_category")
         category = {}
 
-    products = []
+    # Copies are made only where a rule changes a value (most content is already canonical).
+    products = content.products
     for i, product in enumerate(content.products):
         if product.barcode:
             try:
-                product = product.model_copy(
-                    update={"barcode": rules.validate_gtin(product.barcode)}
-                )
+                barcode = rules.validate_gtin(product.barcode)
             except rules.RuleError as err:
                 fail(f"products.{i}.barcode", err.message, err.code)
-        products.append(product)
+                continue
+            if barcode != product.barcode:
+                if products is content.products:
+                    products = list(products)
+                products[i] = product.model_copy(update={"barcode": barcode})
 
-    indicators = []
+    indicators = content.indicators
     seen: set[str] = set()
     for i, indicator in enumerate(content.indicators):
         if indicator.code is not None:
@@ -131,16 +136,18 @@ def check_content(content: StandardContent, vocab: Vocabulary, prefix: str = "")
                     fail(f"indicators.{i}.code", "declared twice", "duplicate_indicator")
                 seen.add(indicator.code)
                 if indicator.unit is None:
-                    indicator = indicator.model_copy(update={"unit": word.unit})
+                    if indicators is content.indicators:
+                        indicators = list(indicators)
+                    indicators[i] = indicator.model_copy(update={"unit": word.unit})
                 elif indicator.unit != word.unit:
                     fail(
                         f"indicators.{i}.unit",
                         f"{indicator.code} is measured in {word.unit!r}",
                         "wrong_unit",
                     )
-        indicators.append(indicator)
 
-    content = content.model_copy(update={"products": products, "indicators": indicators})
+    if products is not content.products or indicators is not content.indicators:
+        content = content.model_copy(update={"products": products, "indicators": indicators})
     canonical = canonical_json(content)
     try:
         # A NUL comes out of json.dumps escaped; a lone surrogate fails to encode.
@@ -162,12 +169,15 @@ def check_content(content: StandardContent, vocab: Vocabulary, prefix: str = "")
 def searchable(checked: Checked, enterprise_name: str) -> tuple[str, list[str]]:
     """The search text and grams of a standard: its names, its number in both spellings,
     its products, and its enterprise's name."""
+    if (known := checked.index.get(enterprise_name)) is not None:
+        return known
     content = checked.content
     numbers = dict.fromkeys([checked.standard_no, checked.standard_no_key])
     texts = [content.name, enterprise_name, *numbers]
     for product in content.products:
         texts += [t for t in (product.name, product.generic_name, product.brand) if t]
-    return rules.search_index(*texts)
+    checked.index[enterprise_name] = index = rules.search_index(*texts)
+    return index
 
 
 def content_columns(checked: Checked, enterprise_name: str, region: str) -> dict[str, Any]:

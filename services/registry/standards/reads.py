@@ -48,6 +48,27 @@ JOIN registry.standard_versions v ON v.standard_id = s.id AND v.n = s.current_ve
 WHERE {{where}} ORDER BY s.id LIMIT {{limit}}
 """  # noqa: S608 - constants only
 
+# The NDJSON export's lines, built by PostgreSQL: the shape of exports.ExportRow, with the
+# time stamp written as Python's isoformat() with "Z" (microseconds only when there are any).
+EXPORT_LINES = """
+SELECT s.id, json_build_object(
+    'id', s.id, 'uscc', s.uscc, 'standard_no', s.standard_no,
+    'standard_type', s.standard_type, 'name', s.name, 'category', s.category_code,
+    'region', s.region, 'status', s.status, 'publication_date', s.publication_date,
+    'implementation_date', s.implementation_date, 'current_version', s.current_version,
+    'updated_at', replace(
+        to_char(s.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+        '.000000Z', 'Z'
+    ),
+    'enterprise_name', e.name,
+    'indicators', coalesce(nullif(v.content->'indicators', 'null'::jsonb), '[]'::jsonb)
+)::text AS line
+FROM registry.standards s
+JOIN registry.enterprises e ON e.uscc = s.uscc
+JOIN registry.standard_versions v ON v.standard_id = s.id AND v.n = s.current_version
+WHERE {where} ORDER BY s.id LIMIT {limit}
+"""
+
 # How many rows, in id order, a text search first looks through before asking the GIN index.
 PROBE_ROWS = 2000
 
@@ -254,3 +275,14 @@ async def export_page(
     if after is not None:
         where.add("s.id > {}", after)
     return list(await conn.fetch(EXPORT.format(where=where.sql(), limit=limit), *where.params))
+
+
+async def export_lines(
+    conn: asyncpg.Connection, f: SearchFilters, principal: Principal | None, after: Any, limit: int
+) -> list[Any]:
+    """``export_page`` as (id, NDJSON line) rows: the line is JSON text built by the database."""
+    where = conditions(f, principal)
+    if after is not None:
+        where.add("s.id > {}", after)
+    sql = EXPORT_LINES.format(where=where.sql(), limit=limit)
+    return list(await conn.fetch(sql, *where.params))

@@ -139,7 +139,13 @@ async def holders(
 async def current_contents(session: AsyncSession, usccs: Iterable[str]) -> Sequence[Any]:
     """Each standard of these enterprises with its current content (to re-derive its index)."""
     stmt = (
-        select(Standard.id, Standard.uscc, Standard.standard_no, StandardVersion.content)
+        select(
+            Standard.id,
+            Standard.uscc,
+            Standard.standard_no,
+            Standard.row_version,
+            StandardVersion.content,
+        )
         .join(StandardVersion, CURRENT)
         .where(Standard.uscc.in_(set(usccs)))
     )

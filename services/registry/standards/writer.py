@@ -7,7 +7,9 @@ events and the audit entries in bulk, then the search index of renamed enterpris
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import uuid
+from collections.abc import Container, Iterable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,7 +49,9 @@ async def execute(session: AsyncSession, plan: WritePlan, principal: Principal) 
     await changes.record_many(session, enterprise_events + plan.standard_events)
     await record_audits(session, principal, audits)
     if plan.reindex:
-        await reindex(session, plan.reindex)
+        # A standard this plan wrote already has its new row version.
+        bumped = {row["id"] for row in plan.new_standards + plan.standard_updates}
+        await reindex(session, plan.reindex, plan.now, bumped)
 
 
 async def record_audits(
@@ -61,13 +65,22 @@ async def record_audits(
         await audit.record_many(session, kit_tables, principal, action, entity, batch)
 
 
-async def reindex(session: AsyncSession, usccs: Iterable[str]) -> None:
+async def reindex(
+    session: AsyncSession,
+    usccs: Iterable[str],
+    now: datetime,
+    bumped: Container[uuid.UUID] = frozenset(),
+) -> None:
     """Re-derive the search text and region of these enterprises' standards (after a rename
-    or a move), from each one's current content."""
+    or a move), from each one's current content.
+
+    What a reader of the standard sees changes with them (its enterprise's name, its region),
+    so its row version moves on too: an ETag or If-Match taken before the rename is stale.
+    """
     wanted = set(usccs)
     firms = await enterprises.lock_states(session, wanted, for_update=True)
     rows = []
-    for standard_id, uscc, standard_no, stored in await repository.current_contents(
+    for standard_id, uscc, standard_no, row_version, stored in await repository.current_contents(
         session, wanted
     ):
         content = StandardContent.model_validate(stored)
@@ -80,6 +93,8 @@ async def reindex(session: AsyncSession, usccs: Iterable[str]) -> None:
                 "search_text": search_text,
                 "grams": grams,
                 "region": firms[uscc].region,
+                "row_version": row_version + (standard_id not in bumped),
+                "updated_at": now,
             }
         )
     await repository.update_standards(session, rows)

@@ -4,17 +4,19 @@ A client that stalls or dies mid-body must not hold a transaction (locks, and th
 feed's horizon) while the service waits for its bytes. So the body is first spooled (in
 memory, on disk past SPOOL_MEMORY_BYTES) with no transaction and no connection open, and
 checked as far as the batch as a whole can fail: a JSON array must be well-formed, and no
-body may have more than the allowed items. Only then are its items read back and applied.
+body may have more than the allowed items. Only then are its items read back and applied;
+NDJSON lines are handed back undecoded, for the sync to validate each in one pass.
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import IO, Any
 
+from services.kit import streams
 from services.kit.problems import PayloadTooLarge
-from services.kit.streams import NDJSON_TYPES, read_items
+from services.kit.streams import NDJSON_TYPES, Malformed, read_items
 
 SPOOL_MEMORY_BYTES = 32 * 2**20
 MAX_BODY_BYTES = 1024 * 2**20
@@ -48,7 +50,7 @@ class _LineCounter:
 
 
 class Body:
-    """The spooled body of one sync request; ``items()`` decodes it, item by item."""
+    """The spooled body of one sync request, read back item by item with ``entries()``."""
 
     def __init__(self, content_type: str | None, spool: IO[bytes], count: int) -> None:
         self.content_type = content_type
@@ -60,11 +62,54 @@ class Body:
         while chunk := self.spool.read(READ_BACK_BYTES):
             yield chunk
 
-    def items(self) -> AsyncIterator[Any]:
-        return read_items(self.content_type, self._chunks())
+    async def entries(self) -> AsyncIterator[Any]:
+        """NDJSON: each non-blank line, undecoded (bytes), or ``Malformed`` when too long;
+        a JSON array: its decoded items."""
+        media = (self.content_type or "").split(";", 1)[0].strip().lower()
+        if media not in NDJSON_TYPES:
+            async for item in read_items(self.content_type, self._chunks()):
+                yield item
+            return
+        for line in self._lines():
+            yield line
+
+    def _lines(self) -> Iterator[bytes | Malformed]:
+        """The lines as ``streams.ndjson_items`` cuts them, without decoding them."""
+        self.spool.seek(0)
+        buffer = b""
+        skipping = False  # inside a line already reported as too long
+        while chunk := self.spool.read(READ_BACK_BYTES):
+            first, *middle = chunk.split(b"\n")
+            if not middle:
+                if not skipping:
+                    buffer += first
+            else:
+                if not skipping:
+                    yield from _line(buffer + first)
+                skipping = False
+                buffer = middle.pop()
+                for line in middle:
+                    yield from _line(line)
+            if not skipping and len(buffer) > streams.MAX_ITEM_BYTES:
+                buffer = b""
+                skipping = True
+                yield _too_long()
+        if not skipping:
+            yield from _line(buffer)
 
     def close(self) -> None:
         self.spool.close()
+
+
+def _too_long() -> Malformed:
+    return Malformed(f"a line may be at most {streams.MAX_ITEM_BYTES} bytes")
+
+
+def _line(line: bytes) -> Iterator[bytes | Malformed]:
+    if len(line) > streams.MAX_ITEM_BYTES:
+        yield _too_long()
+    elif line.strip():
+        yield line
 
 
 async def receive(content_type: str | None, chunks: AsyncIterator[bytes], max_items: int) -> Body:

@@ -18,12 +18,16 @@ written, ``unchanged`` when nothing was: no version, no change event, no audit r
 
 Transactions: the body is received in full first, with none open (``sync.body``). Then each
 chunk of CHUNK_ITEMS is decoded and checked with none open, and applied in a short transaction
-of its own. A database failure part way leaves the chunks before it applied (the response is
-then an error); the batch is idempotent, so sending it again completes it.
+of its own; chunk k+1 is decoded and checked while chunk k is written, so the database and the
+checks work at the same time. A database failure part way leaves the chunks before it applied
+(the response is then an error); the batch is idempotent, so sending it again completes it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -45,6 +49,7 @@ from services.registry.standards.content import (
     Checked,
     Vocabulary,
     check_content,
+    searchable,
     unstorable_at,
 )
 from services.registry.standards.plan import EnterpriseState, FirmTarget, Outcome, State, Upsert
@@ -58,6 +63,8 @@ from services.registry.sync.schemas import (
 )
 
 CHUNK_ITEMS = 1_000
+# Items decoded or checked between two turns of the event loop (the chunk being written).
+YIELD_EVERY = 25
 MAX_ITEMS = 50_000
 # Chunks of sync batches run one at a time: two batches racing on the same new source id
 # would otherwise fail each other on the unique constraint instead of one seeing the other's.
@@ -96,7 +103,35 @@ def _utf8(text: str) -> bool:
     return True
 
 
+def _loads(line: bytes) -> Any:
+    try:
+        return json.loads(line)
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, a 4,300-digit number
+        return Malformed(f"malformed JSON: {exc}")
+    except RecursionError:
+        return Malformed("malformed JSON: nested too deeply")
+
+
+def _decode_line(index: int, line: bytes) -> _Item:
+    """An NDJSON line validated in one pass of pydantic-core, when that can be trusted.
+
+    A ``\\u`` escape may hide a NUL or a lone surrogate (refused naming the field, which
+    only the decoded walk can do), and a line that fails is decoded again the slow way, so
+    that its errors read exactly as they always have.
+    """
+    if b"\\u" not in line:
+        try:
+            item = SyncItem.model_validate_json(line)
+        except ValidationError:
+            pass
+        else:
+            return _Item(index, item.source_id, item=item)
+    return _decode(index, _loads(line))
+
+
 def _decode(index: int, raw: Any) -> _Item:
+    if isinstance(raw, bytes):
+        return _decode_line(index, raw)
     if isinstance(raw, Malformed):
         return _Item(
             index,
@@ -180,26 +215,32 @@ class _Run:
     # ---- checks with no transaction open --------------------------------------------------
 
     async def check(self, items: list[_Item]) -> None:
-        """Every content rule of each decoded item; the enterprise's code needs stored state."""
+        """Every content rule of each decoded item, and its search index; the enterprise's
+        code needs stored state. Runs while the chunk before is being written, so it gives
+        way to that chunk's statements every few items."""
         wanted = {it.item.standard.category for it in items if it.item} - self.looked_up
         if wanted:
             async with self.sessions() as session:
                 self.vocab.update(await repository.vocabularies(session, wanted))
             self.looked_up |= wanted
-        for it in items:
+        for n, it in enumerate(items, 1):
+            if n % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
             if it.item is None:
                 continue
             try:
                 it.checked = check_content(it.item.standard, self.vocab, "standard.")
             except ValidationFailed as exc:
                 it.code, it.errors = exc.code, list(exc.errors or [])
+                continue
+            # What a new standard or version of the item would index (see content_columns).
+            searchable(it.checked, it.item.enterprise.name)
 
     # ---- one chunk, in one short transaction ----------------------------------------------
 
     async def apply(self, items: list[_Item]) -> None:
         if not items:
             return
-        await self.check(items)
         async with self.sessions() as session, session.begin():
             await session.execute(select(func.pg_advisory_xact_lock(SYNC_LOCK_KEY)))
             while items:
@@ -311,16 +352,30 @@ async def sync(
     """Receive the batch, then apply it in chunks; one result per item, in order."""
     received = await body.receive(content_type, chunks, MAX_ITEMS)
     run = _Run(sessions, principal)
+    writing: asyncio.Task[None] | None = None
     try:
         pending: list[_Item] = []
         index = 0
-        async for raw in received.items():
+        async for raw in received.entries():
             pending.append(_decode(index, raw))
             index += 1
+            if index % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
             if len(pending) >= CHUNK_ITEMS:
-                await run.apply(pending)
+                await run.check(pending)
+                if writing is not None:
+                    await writing
+                # The database applies this chunk while the next one is decoded and checked.
+                writing = asyncio.create_task(run.apply(pending))
                 pending = []
+        await run.check(pending)
+        if writing is not None:
+            await writing
         await run.apply(pending)
     finally:
+        if writing is not None and not writing.done():
+            writing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writing
         received.close()
     return run.report()
