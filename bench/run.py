@@ -227,12 +227,19 @@ async def active_plan(client: httpx.AsyncClient) -> tuple[str, dict[str, str]]:
         json={"verdict": "approve", "comments": "可"},
     )
     detail = (await client.get(f"/v1/plans/{plan_id}", headers=own)).json()
-    notice = detail["version"]["notice_id"]
-    await client.post(
+    notice = detail["version"]["notice_id"]  # ranking's own id of the notice it sent
+    outcome = await client.post(
         "/v1/publicity-outcomes",
         headers=auth("service"),
-        json={"notice_id": notice, "upheld": False, "closed_at": "2026-03-20T00:00:00Z"},
+        json={
+            "notice_id": "00000000-0000-4000-8000-000000000000",  # oversight's id: any here
+            "source_id": notice,
+            "closed_on": "2026-03-20",
+            "objections": 0,
+            "upheld": [],
+        },
     )
+    outcome.raise_for_status()
     activated = await client.post(
         f"/v1/plans/{plan_id}/decision",
         headers={**own, "If-Match": "*"},
