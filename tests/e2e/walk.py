@@ -65,7 +65,14 @@ def disclose(registry: httpx.Client) -> list[dict[str, Any]]:
                 headers=own,
             )
         )
-        out.append({"uscc": uscc, "id": standard["id"], "headers": own})
+        out.append(
+            {
+                "uscc": uscc,
+                "id": standard["id"],
+                "standard_no": standard["standard_no"],
+                "headers": own,
+            }
+        )
     return out
 
 
@@ -166,12 +173,45 @@ def close_window(services: Services, notice: dict[str, Any], already: int = 0) -
     """Move the clocks to the day after the notice's window closes (oversight's background
     step then reports the window); the offset in days, to keep for later steps."""
     closes = date.fromisoformat(notice["window"]["closes"])
-    offset = max(already, (closes - datetime.now(UTC).date()).days + 2)
+    offset = max(already, OFFSET["days"], (closes - datetime.now(UTC).date()).days + 2)
     # Both move together: ranking asks oversight for the exclusions in force on its own date.
     for name in ("ranking", "oversight"):
         services.stop(name)
         services.start(name, FORERUNNER_CLOCK_OFFSET_DAYS=str(offset))
+    OFFSET["days"] = offset
     return offset
+
+
+# The clocks' current offset, for a service started again later in the walk.
+OFFSET = {"days": 0}
+
+
+def titles_of(ranking: httpx.Client, holders: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The active titles of these enterprises, once each has one (else an empty list)."""
+    found = []
+    for holder in holders:
+        items = ok(ranking.get("/v1/forerunners", params={"uscc": holder["uscc"]}))["items"]
+        if not items:
+            return []
+        found.append(items[0])
+    return found
+
+
+def decide(oversight: httpx.Client, case_id: str, outcome: str, reason: str) -> None:
+    url = f"/v1/cases/{case_id}"
+    for step in (
+        {"action": "accept"},
+        {"action": "investigate"},
+        {"action": "decide", "outcome": outcome, "reason": reason},
+    ):
+        current = oversight.get(url, headers=REGULATOR)
+        ok(
+            oversight.post(
+                f"{url}/transitions",
+                json=step,
+                headers={**REGULATOR, "If-Match": current.headers["ETag"]},
+            )
+        )
 
 
 def plan_state(ranking: httpx.Client, plan_id: str, own: dict[str, str]) -> str:
