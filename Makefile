@@ -26,7 +26,19 @@ run: $(VENV)/.installed ## Start all three services (embedded PostgreSQL unless 
 
 .PHONY: test
 test: $(VENV)/.installed ## Run the whole test suite on real PostgreSQL
-	$(PY) -m pytest -n $(WORKERS) -p no:cacheprovider
+	$(PY) -m pytest -n $(WORKERS) -p no:cacheprovider -m "not stack"
+
+.PHONY: stack
+stack: $(VENV)/.installed ## Production shape locally: nginx gateway, PgBouncer, two replicas of each service
+	$(PY) -m scripts.stack
+
+.PHONY: test-stack
+test-stack: $(VENV)/.installed ## Start the stack and walk through its gateway (installs nginx, PgBouncer)
+	$(PY) -m pytest -p no:cacheprovider -m stack -s tests/stack
+
+.PHONY: gateway
+gateway: $(VENV)/.installed ## Render deploy/gateway/nginx.conf from its template and openapi/*.json
+	$(PY) -m scripts.gateway write
 
 .PHONY: check
 check: $(VENV)/.installed ## Format check, lint, types

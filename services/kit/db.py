@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -147,24 +148,61 @@ async def allow_long_statements(session: AsyncSession, settings: ServiceSettings
     )
 
 
+def session_settings(settings: ServiceSettings) -> dict[str, str]:
+    """What every connection of the service runs with (the pooler's ``connect_query`` too)."""
+    return {
+        # asyncpg prepares every statement; a generic plan ignores how common a search gram
+        # is, so plan each execution for its own values.
+        "plan_cache_mode": "force_custom_plan",
+        **timeouts(settings),
+    }
+
+
+def _unique_statement_name() -> str:
+    return f"__asyncpg_{uuid.uuid4().hex}__"
+
+
+async def _keep_server_state(conn: asyncpg.Connection) -> None:
+    """Release a read connection as it is: behind PgBouncer, asyncpg's ``RESET ALL`` would
+    reach a server connection shared with others and undo the pooler's ``connect_query``."""
+
+
 class Database:
-    """The engine and session factory of one service."""
+    """The engine and session factory of one service.
+
+    With ``db_pgbouncer`` the service talks to PgBouncer in transaction mode: a server
+    connection belongs to a client only for one transaction, so no statement may outlive
+    one. Statement caches are off (asyncpg's and SQLAlchemy's), the ORM's statements get
+    unique names (two clients' ``__asyncpg_stmt_1__`` would meet on one server connection),
+    and the session settings are left to the pooler: PgBouncer refuses unknown startup
+    parameters, and a ``SET`` would leak to whoever gets the server connection next. The
+    pooler sets them (``connect_query``, from ``session_settings``) and drops named
+    statements when a transaction ends (``server_reset_query = DEALLOCATE ALL``).
+    """
 
     def __init__(self, settings: ServiceSettings, *, engine: AsyncEngine | None = None) -> None:
         self.schema = settings.schema_name
-        server_settings = {
-            "application_name": settings.service_name,
-            # asyncpg prepares every statement; a generic plan ignores how common a search
-            # gram is, so plan each execution for its own values.
-            "plan_cache_mode": "force_custom_plan",
-            **timeouts(settings),
-        }
+        server_settings = {"application_name": settings.service_name}
+        read_args: dict[str, Any] = {}
+        engine_args: dict[str, Any] = {}
+        if settings.db_pgbouncer:
+            read_args = {"statement_cache_size": 0, "reset": _keep_server_state}
+            engine_args = {
+                "statement_cache_size": 0,
+                "prepared_statement_cache_size": 0,
+                "prepared_statement_name_func": _unique_statement_name,
+            }
+        else:
+            server_settings |= session_settings(settings)
         self._read_pool_args: dict[str, Any] = {
             "dsn": plain_url(settings.database_url),
             "min_size": 1,
             "max_size": settings.db_read_pool_size,
             "server_settings": server_settings,
+            **read_args,
         }
+        # What each of the engine's connections is opened with.
+        self.connect_args: dict[str, Any] = {"server_settings": server_settings, **engine_args}
         self._read_pool: asyncpg.Pool | None = None
         self._read_pool_lock = asyncio.Lock()
         self.engine = engine or create_async_engine(
@@ -179,7 +217,7 @@ class Database:
             pool_recycle=3600,
             # Statement parameters carry personal data (contact details): keep them out of logs.
             hide_parameters=True,
-            connect_args={"server_settings": server_settings},
+            connect_args=self.connect_args,
         )
         self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False

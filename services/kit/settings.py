@@ -41,6 +41,8 @@ class ServiceSettings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, le=200)
     # Plain public reads have a pool of their own (asyncpg's, first come first served).
     db_read_pool_size: int = Field(default=10, ge=1, le=200)
+    # The database URL points at PgBouncer in transaction mode (see kit.db.Database).
+    db_pgbouncer: bool = False
     # No overflow by default: under load SQLAlchemy opens an overflow connection per request
     # and closes it on return (a connect per request); a fixed pool queues instead.
     db_max_overflow: int = Field(default=0, ge=0, le=200)
