@@ -224,11 +224,14 @@ class RegistryClient:
             yield Disclosure.model_validate_json(line)
 
     async def get_standard(self, standard_id: uuid.UUID | str) -> StandardRecord:
-        path = self.PATHS["get_standard"][1].format(standard_id=standard_id)
+        # Quoted: the id may come from a caller (a complaint's target) and hold anything.
+        path = self.PATHS["get_standard"][1].format(standard_id=quote(str(standard_id), safe=""))
         return await self._http.get_model(path, StandardRecord)
 
     async def get_version(self, standard_id: uuid.UUID | str, n: int) -> VersionRecord:
-        path = self.PATHS["get_version"][1].format(standard_id=standard_id, n=n)
+        path = self.PATHS["get_version"][1].format(
+            standard_id=quote(str(standard_id), safe=""), n=n
+        )
         return await self._http.get_model(path, VersionRecord)
 
     async def get_category(self, code: str) -> CategoryRecord:

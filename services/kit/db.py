@@ -163,8 +163,11 @@ def _unique_statement_name() -> str:
 
 
 async def _keep_server_state(conn: asyncpg.Connection) -> None:
-    """Release a read connection as it is: behind PgBouncer, asyncpg's ``RESET ALL`` would
-    reach a server connection shared with others and undo the pooler's ``connect_query``."""
+    """Release a read connection without asyncpg's ``RESET ALL``: behind PgBouncer it would
+    reach a server connection shared with others and undo the pooler's ``connect_query``.
+    Only a transaction left open (reads never begin one) is ended."""
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
 
 
 class Database:

@@ -177,3 +177,12 @@ async def test_anonymous_filing_is_rate_limited_per_client(client, registry, clo
     assert with_token.status_code == 201
     clock.advance(timedelta(hours=1))
     assert (await client.post("/v1/complaints", json=body)).status_code == 201
+
+
+async def test_a_malformed_target_id_is_unknown_not_a_registry_outage(client, registry):
+    """Found by schemathesis: a non-UUID standard id (or one with control characters) made
+    the registry answer 422, or the client fail to build the URL, and the filer got a 5xx."""
+    for target_id in ("outbox_messages", "a\x07b", "../enterprises"):
+        r = await client.post("/v1/complaints", json=complaint("standard", target_id))
+        assert r.status_code == 422, (target_id, r.text)
+        assert r.json()["code"] == "unknown_target"

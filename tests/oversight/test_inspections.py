@@ -170,3 +170,14 @@ async def test_the_same_report_sent_concurrently_opens_one_case(database_url, co
             assert await cases_of(session, sent[0].json()["id"]) == 1
     await app.state.db.dispose()
     await registry_app.state.db.dispose()
+
+
+async def test_a_version_number_no_registry_can_hold_is_refused(client, registry, ranking):
+    """Found by schemathesis: a version past 2^31-1 made the registry answer 422 and the
+    inspector a 503; it is the inspector's error, told as such."""
+    standard = await declared_standard(registry)
+    r = await client.post(
+        "/v1/inspections", json=finding(standard, version=2**31), headers=INSPECTOR
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"].endswith("version")

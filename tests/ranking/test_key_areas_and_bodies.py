@@ -126,3 +126,15 @@ async def test_experts_are_registered_by_regulators(api):
     assert (await api.get("/v1/experts", headers=auth("expert"))).status_code == 403
     listed = await api.get("/v1/experts", headers=REGULATOR)
     assert "expert:wang" in [e["subject"] for e in listed.json()["items"]]
+
+
+async def test_a_category_code_that_is_no_path_segment_is_refused(api):
+    """Found by schemathesis: "" or ".." reached the registry as another path (a 500)."""
+    for code in ("", "  ", "..", "HA/RICE", "HA?x"):
+        r = await api.post(
+            "/v1/key-areas",
+            json={"year": 2026, "level": "municipal", "name": "家用电器", "categories": [code]},
+            headers=REGULATOR,
+        )
+        assert r.status_code == 422, (code, r.text)
+        assert r.json()["code"] == "validation_failed"

@@ -138,7 +138,10 @@ async def resolve_target(
             return ResolvedTarget(True, respondent_uscc=enterprise.uscc)
     except ServiceNotFound:
         raise unknown from None
-    except ServiceError:
+    except ServiceError as err:
+        if err.status == 422:
+            # The registry found the id malformed (not a UUID, not a USCC): nothing by it.
+            raise unknown from None
         raise ServiceUnavailable(
             "the registry cannot check the target just now; try again shortly",
             code="registry_unavailable",

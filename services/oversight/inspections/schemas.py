@@ -18,7 +18,10 @@ class InspectionIn(BaseModel):
     lab: str = Field(min_length=1, max_length=200, description="Testing laboratory (检测机构)")
     report_no: str = Field(min_length=1, max_length=100, description="The lab's report number")
     standard_id: uuid.UUID
-    version: int = Field(ge=1, description="The disclosed version it was measured against")
+    # The registry numbers versions in a 32-bit column; a larger one names none.
+    version: int = Field(
+        ge=1, le=2**31 - 1, description="The disclosed version it was measured against"
+    )
     product: str = Field(min_length=1, max_length=200)
     indicator: str = Field(min_length=1, max_length=100, description="Code or declared name")
     measured: float = Field(allow_inf_nan=False)
