@@ -29,6 +29,11 @@ ROW = """json_build_object(
 )::text"""
 
 LIST = f"SELECT {ROW}, t.id FROM ranking.titles t WHERE {{where}} ORDER BY t.id LIMIT {{limit}}"  # noqa: S608 - constants only
+# A lookup by one enterprise, standard number or barcode matches a handful of titles. Asked for
+# them in id order with a LIMIT, the planner walks the primary key and filters every title
+# (it cannot tell how rare a barcode is in an array); fenced off (OFFSET 0), it takes the
+# key's own index and sorts the few rows it finds.
+LOOKUP = f"SELECT {ROW}, t.id FROM (SELECT * FROM ranking.titles t WHERE {{where}} OFFSET 0) t ORDER BY t.id LIMIT {{limit}}"  # noqa: S608, E501 - constants only
 
 
 def number_key(raw: str) -> str | None:
@@ -102,7 +107,8 @@ async def forerunners(
             where.add("t.id > {}", uuid.UUID(after))
         except ValueError:
             raise ValidationFailed.for_field("cursor", "not a cursor this list gave out") from None
-    sql = LIST.format(where=where.sql(), limit=limit + 1)
+    exact = f.uscc or f.standard_no or f.barcode
+    sql = (LOOKUP if exact else LIST).format(where=where.sql(), limit=limit + 1)
     rows = await conn.fetch(sql, *where.params)
     more = len(rows) > limit
     rows = rows[:limit]
