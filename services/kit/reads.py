@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import asyncpg  # type: ignore[import-untyped]
@@ -47,6 +48,25 @@ async def read_connection(request: Request) -> AsyncIterator[asyncpg.Connection]
 
 
 ReadConnDep = Annotated[asyncpg.Connection, Depends(read_connection)]
+
+
+@dataclass
+class Where:
+    """SQL conditions with their positional parameters, for the plain reads' statements."""
+
+    clauses: list[str] = field(default_factory=list)
+    params: list[Any] = field(default_factory=list)
+
+    def add(self, template: str, *values: Any) -> None:
+        """``template`` with ``{}`` for each value, in order."""
+        slots = []
+        for value in values:
+            self.params.append(value)
+            slots.append(f"${len(self.params)}")
+        self.clauses.append(template.format(*slots))
+
+    def sql(self) -> str:
+        return " AND ".join(self.clauses) if self.clauses else "TRUE"
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:

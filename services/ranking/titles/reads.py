@@ -9,14 +9,14 @@ the registry keys it by (``services.registry.rules``, pure functions, nothing el
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import asyncpg  # type: ignore[import-untyped]
 from pydantic_core import to_json
 
 from services.kit.pagination import decode_cursor, encode_cursor
 from services.kit.problems import ValidationFailed
+from services.kit.reads import Where
 from services.registry import rules
 
 ROW = """json_build_object(
@@ -55,19 +55,6 @@ class Filters:
     category: str | None = None
     region: str | None = None
     status: str | None = "active"
-
-
-@dataclass
-class Where:
-    clauses: list[str] = field(default_factory=list)
-    params: list[Any] = field(default_factory=list)
-
-    def add(self, template: str, value: Any) -> None:
-        self.params.append(value)
-        self.clauses.append(template.format(f"${len(self.params)}"))
-
-    def sql(self) -> str:
-        return " AND ".join(self.clauses) if self.clauses else "TRUE"
 
 
 def conditions(f: Filters) -> Where:

@@ -10,7 +10,7 @@ asked of the policy module.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -19,6 +19,7 @@ from pydantic_core import to_json
 
 from services.kit.auth import Principal, Role
 from services.kit.pagination import decode_cursor, encode_cursor
+from services.kit.reads import Where
 from services.registry import policy, rules
 
 SUMMARY_COLUMNS = (
@@ -82,25 +83,6 @@ class SearchFilters:
     uscc: str | None = None
     published_from: date | None = None
     published_to: date | None = None
-
-
-@dataclass
-class Where:
-    """SQL conditions on ``s`` (registry.standards) with their positional parameters."""
-
-    clauses: list[str] = field(default_factory=list)
-    params: list[Any] = field(default_factory=list)
-
-    def add(self, template: str, *values: Any) -> None:
-        """``template`` with ``{}`` for each value, in order."""
-        slots = []
-        for value in values:
-            self.params.append(value)
-            slots.append(f"${len(self.params)}")
-        self.clauses.append(template.format(*slots))
-
-    def sql(self) -> str:
-        return " AND ".join(self.clauses) if self.clauses else "TRUE"
 
 
 def _like_escape(text: str) -> str:
