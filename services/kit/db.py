@@ -163,9 +163,11 @@ def _unique_statement_name() -> str:
 
 
 async def _keep_server_state(conn: asyncpg.Connection) -> None:
-    """Release a read connection without asyncpg's ``RESET ALL``: behind PgBouncer it would
-    reach a server connection shared with others and undo the pooler's ``connect_query``.
-    Only a transaction left open (reads never begin one) is ended."""
+    """Release a read connection without asyncpg's reset query (advisory unlock, ``CLOSE
+    ALL``, ``UNLISTEN *``, ``RESET ALL``): plain reads change none of that, and the query
+    would be a second round trip per read. Behind PgBouncer it would also reach a server
+    connection shared with others and undo the pooler's ``connect_query``. Only a
+    transaction left open (reads never begin one) is ended."""
     if conn.is_in_transaction():
         await conn.execute("ROLLBACK")
 
@@ -186,10 +188,10 @@ class Database:
     def __init__(self, settings: ServiceSettings, *, engine: AsyncEngine | None = None) -> None:
         self.schema = settings.schema_name
         server_settings = {"application_name": settings.service_name}
-        read_args: dict[str, Any] = {}
+        read_args: dict[str, Any] = {"reset": _keep_server_state}
         engine_args: dict[str, Any] = {}
         if settings.db_pgbouncer:
-            read_args = {"statement_cache_size": 0, "reset": _keep_server_state}
+            read_args["statement_cache_size"] = 0
             engine_args = {
                 "statement_cache_size": 0,
                 "prepared_statement_cache_size": 0,
@@ -226,15 +228,21 @@ class Database:
             self.engine, expire_on_commit=False
         )
 
-    @contextlib.asynccontextmanager
-    async def reader(self) -> AsyncIterator[asyncpg.Connection]:
+    def reader(self) -> contextlib.AbstractAsyncContextManager[asyncpg.Connection]:
         """A connection outside any transaction, for plain reads (see kit.reads).
 
         From a pool of asyncpg's own: it hands connections out first come, first served, and
         replaces a broken one by itself, where the ORM's pool (built for sessions) adds a
         greenlet hop per checkout and lets a waiter jump the queue, which shows in p99.
+        Once the pool is open this is its own ``acquire()``, with no wrapper around it.
         """
-        pool = self._read_pool or await self._open_read_pool()
+        if self._read_pool is not None:
+            return self._read_pool.acquire()  # type: ignore[no-any-return]
+        return self._first_reader()
+
+    @contextlib.asynccontextmanager
+    async def _first_reader(self) -> AsyncIterator[asyncpg.Connection]:
+        pool = await self._open_read_pool()
         async with pool.acquire() as conn:
             yield conn
 

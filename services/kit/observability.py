@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import re
 import sys
 import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
@@ -31,7 +31,7 @@ from services.kit.problems import (
 )
 
 log = logging.getLogger("forerunner.access")
-REQUEST_ID_HEADER = "x-request-id"
+REQUEST_ID_HEADER = b"x-request-id"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,100}$")
 
 
@@ -149,23 +149,35 @@ def method_label(method: str) -> str:
     return method if method in KNOWN_METHODS else "other"
 
 
-def nul_field(scope: Scope, headers: dict[str, str]) -> str | None:
-    """The first path, query parameter or header holding a NUL character, if any.
+def nul_field(scope: Scope, nul_header: bytes | None = None) -> str | None:
+    """The first path, query parameter or header (``nul_header``, found by the caller's one
+    pass over the headers) holding a NUL character, if any.
 
     PostgreSQL text cannot hold NUL, so such a value would fail only when it reaches the
     database: too late for a streamed answer, whose status is already sent.
     """
     if "\x00" in scope.get("path", ""):
         return "path"
-    query = scope.get("query_string", b"").decode("latin-1")
-    if "%00" in query or "\x00" in query:
-        for name, value in parse_qsl(query, keep_blank_values=True):
+    query = scope.get("query_string", b"")
+    if b"%00" in query or b"\x00" in query:
+        for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
             if "\x00" in name or "\x00" in value:
                 return name.replace("\x00", "") or "query"
-    for name, value in headers.items():
-        if "\x00" in value:
-            return name
-    return None
+    return nul_header.decode("latin-1") if nul_header is not None else None
+
+
+def _scan_headers(raw: list[tuple[bytes, bytes]]) -> tuple[str, bytes | None, bytes | None]:
+    """One pass over the raw headers, decoding only what is used: the caller's request id,
+    the declared body length, and the name of the first header holding a NUL."""
+    incoming, declared, nul_header = "", None, None
+    for name, value in raw:
+        if name == REQUEST_ID_HEADER:
+            incoming = value.decode("latin-1")
+        elif name == b"content-length":
+            declared = value
+        if nul_header is None and b"\x00" in value:
+            nul_header = name
+    return incoming, declared, nul_header
 
 
 class RequestContextMiddleware:
@@ -213,9 +225,10 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        incoming = headers.get(REQUEST_ID_HEADER, "")
-        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        incoming, declared, nul_header = _scan_headers(scope["headers"])
+        request_id = (
+            incoming if _VALID_REQUEST_ID.match(incoming) else f"{random.getrandbits(128):032x}"
+        )
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status_holder = {"status": 500, "started": False}
@@ -261,8 +274,7 @@ class RequestContextMiddleware:
             return message
 
         try:
-            declared = headers.get("content-length")
-            bad_field = nul_field(scope, headers)
+            bad_field = nul_field(scope, nul_header)
             if bad_field is not None:
                 await ValidationFailed.for_field(
                     bad_field, "must not contain a NUL character"

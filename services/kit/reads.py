@@ -1,16 +1,16 @@
 """The public read path: one round trip, serialised once, cacheable.
 
 A public read is a plain ``SELECT``: it needs no transaction (no BEGIN and COMMIT round trips),
-no ORM identity map and no second validation of what it returns. ``ReadConnDep`` lends the
-route the pool's asyncpg connection in autocommit; ``cached_json`` answers with a strong ETag
-and ``Cache-Control``, and with a 304 before anything is serialised when the caller already
-holds the same representation.
+no ORM identity map and no second validation of what it returns. ``ReaderDep`` runs the
+route's statements on the pool's asyncpg connections in autocommit; ``cached_json`` answers
+with a strong ETag and ``Cache-Control``, and with a 304 before anything is serialised when
+the caller already holds the same representation.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -31,23 +31,43 @@ PRIVATE_CACHE = "private, no-cache"
 _DISCONNECTS = (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError, OSError)
 
 
-async def read_connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
-    """A pooled asyncpg connection in autocommit, with the service's server settings and
-    timeouts; a connection found dead is replaced and the caller is told to retry."""
-    db: Database = request.app.state.db
-    async with db.reader() as conn:
+class Reader:
+    """The plain reads' way to the database: each statement borrows a pooled asyncpg
+    connection in autocommit (the service's server settings and timeouts) and gives it back.
+
+    A route holds no connection of its own, so a read needs no generator dependency (FastAPI
+    wraps each in an exit stack and a cancel scope, which cost more than the query here).
+    A connection found dead is replaced by the pool and the caller is told to retry; other
+    database errors go through the same SQLSTATE mapping as the ORM's (a NUL in a query is a
+    422, a timeout a 503: ``kit.problems``).
+    """
+
+    __slots__ = ("_db",)
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        return list(await self._run("fetch", sql, args))
+
+    async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
+        return await self._run("fetchrow", sql, args)
+
+    async def _run(self, method: str, sql: str, args: tuple[Any, ...]) -> Any:
         try:
-            yield conn
+            async with self._db.reader() as conn:
+                return await getattr(conn, method)(sql, *args)
         except _DISCONNECTS:
-            # asyncpg's pool replaces a broken connection when it comes back.
             raise ServiceUnavailable("the database connection was lost; retry") from None
         except asyncpg.PostgresError as err:
-            # Reported like the same error through the ORM: one mapping of SQLSTATEs to
-            # problems (a NUL in a query is a 422, a timeout a 503), in kit.problems.
             raise DBAPIError(None, None, err) from err
 
 
-ReadConnDep = Annotated[asyncpg.Connection, Depends(read_connection)]
+async def read_db(request: Request) -> Reader:
+    return Reader(request.app.state.db)
+
+
+ReaderDep = Annotated[Reader, Depends(read_db)]
 
 
 @dataclass

@@ -18,7 +18,7 @@ from services.kit.auth import CurrentPrincipal, Principal, Role, require_roles
 from services.kit.db import SessionDep
 from services.kit.idempotency import IdempotencyDep
 from services.kit.problems import Conflict
-from services.kit.reads import ReadConnDep
+from services.kit.reads import ReaderDep
 from services.registry.models import kit_tables
 from services.registry.settings import RegistrySettings
 from tests.conftest import bind_app, client_for, service_settings
@@ -63,8 +63,8 @@ async def slow(session: SessionDep, seconds: float = 0) -> dict[str, float]:
 
 
 @router.get("/slow-read")
-async def slow_read(conn: ReadConnDep, seconds: float = 0) -> dict[str, float]:
-    await conn.execute("SELECT pg_sleep($1)", seconds)
+async def slow_read(db: ReaderDep, seconds: float = 0) -> dict[str, float]:
+    await db.fetch("SELECT pg_sleep($1)", seconds)
     return {"slept": seconds}
 
 

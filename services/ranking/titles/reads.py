@@ -11,12 +11,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-import asyncpg  # type: ignore[import-untyped]
 from pydantic_core import to_json
 
 from services.kit.pagination import decode_cursor, encode_cursor
 from services.kit.problems import ValidationFailed
-from services.kit.reads import Where
+from services.kit.reads import Reader, Where
 from services.registry import rules
 
 ROW = """json_build_object(
@@ -83,9 +82,7 @@ def conditions(f: Filters) -> Where:
     return where
 
 
-async def forerunners(
-    conn: asyncpg.Connection, f: Filters, cursor: str | None, limit: int
-) -> bytes:
+async def forerunners(conn: Reader, f: Filters, cursor: str | None, limit: int) -> bytes:
     """One page of ``{"items": [...], "next_cursor": ...}`` as JSON bytes."""
     where = conditions(f)
     if cursor:

@@ -15,7 +15,7 @@ from services.kit.idempotency import IdempotencyDep
 from services.kit.pagination import CursorQuery, LimitQuery
 from services.kit.preconditions import IfMatchDep, etag
 from services.kit.problems import PROBLEM_RESPONSES
-from services.kit.reads import ReadConnDep, cached_json_bytes
+from services.kit.reads import ReaderDep, cached_json_bytes
 from services.ranking.titles import reads, service
 from services.ranking.titles.schemas import (
     ForerunnerPage,
@@ -62,7 +62,7 @@ class LookupParams:
 )
 async def forerunners(
     request: Request,
-    conn: ReadConnDep,
+    conn: ReaderDep,
     params: Annotated[LookupParams, Depends()],
     limit: LimitQuery = 20,
     cursor: CursorQuery = None,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
+from services.kit.reads import Reader
 
 _CATEGORY_JSON = """
     json_build_object(
@@ -27,12 +27,12 @@ ONE = f"SELECT body, md5(body) AS digest FROM (SELECT {_CATEGORY_JSON} AS body F
 PAGE = f"SELECT c.code, {_CATEGORY_JSON} AS body FROM registry.categories c WHERE ($1::text IS NULL OR c.code > $1) ORDER BY c.code LIMIT $2"  # noqa: S608, E501 - constants only
 
 
-async def one(conn: asyncpg.Connection, code: str) -> tuple[str, str] | None:
+async def one(conn: Reader, code: str) -> tuple[str, str] | None:
     """The category's JSON and its digest, or None."""
     row = await conn.fetchrow(ONE, code)
     return (row["body"], row["digest"]) if row is not None else None
 
 
-async def page(conn: asyncpg.Connection, after: str | None, limit: int) -> list[Any]:
+async def page(conn: Reader, after: str | None, limit: int) -> list[Any]:
     """``limit`` + 1 categories after ``after`` in code order: (code, JSON)."""
     return list(await conn.fetch(PAGE, after, limit + 1))

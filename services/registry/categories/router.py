@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 
 from services.kit.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
 from services.kit.problems import PROBLEM_RESPONSES, NotFound
-from services.kit.reads import ReadConnDep, cached_json_bytes
+from services.kit.reads import ReaderDep, cached_json_bytes
 from services.registry.categories import repository
 from services.registry.categories.schemas import CategoryOut
 
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/v1/categories", tags=["categories"], responses=PROBL
 
 @router.get("", summary="The category catalogue (产品/服务类别)", response_model=Page[CategoryOut])
 async def list_categories(
-    request: Request, conn: ReadConnDep, limit: LimitQuery = 20, cursor: CursorQuery = None
+    request: Request, conn: ReaderDep, limit: LimitQuery = 20, cursor: CursorQuery = None
 ) -> Response:
     after = decode_cursor(cursor, 1, [str])[0] if cursor else None
     rows = await repository.page(conn, after, limit)
@@ -30,7 +30,7 @@ async def list_categories(
 @router.get(
     "/{code}", summary="One category with its indicator vocabulary", response_model=CategoryOut
 )
-async def get_category(code: str, request: Request, conn: ReadConnDep) -> Response:
+async def get_category(code: str, request: Request, conn: ReaderDep) -> Response:
     found = await repository.one(conn, code)
     if found is None:
         raise NotFound(f"no category {code}")

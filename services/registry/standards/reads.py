@@ -19,7 +19,7 @@ from pydantic_core import to_json
 
 from services.kit.auth import Principal, Role
 from services.kit.pagination import decode_cursor, encode_cursor
-from services.kit.reads import Where
+from services.kit.reads import Reader, Where
 from services.registry import policy, rules
 
 SUMMARY_COLUMNS = (
@@ -165,7 +165,7 @@ def _after(where: Where, cursor: str | None) -> None:
 
 
 async def search(
-    conn: asyncpg.Connection,
+    conn: Reader,
     f: SearchFilters,
     principal: Principal | None,
     cursor: str | None,
@@ -239,7 +239,7 @@ class StandardView:
         return to_json(head)[:-1] + b',"content":' + content.encode() + b"}"
 
 
-async def one(conn: asyncpg.Connection, standard_id: uuid.UUID) -> StandardView | None:
+async def one(conn: Reader, standard_id: uuid.UUID) -> StandardView | None:
     row = await conn.fetchrow(ONE, standard_id)
     return StandardView(row) if row is not None else None
 

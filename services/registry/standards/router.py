@@ -15,7 +15,7 @@ from services.kit.idempotency import IdempotencyDep
 from services.kit.pagination import CursorQuery, LimitQuery, Page
 from services.kit.preconditions import IfMatchDep, etag
 from services.kit.problems import PROBLEM_RESPONSES, NotFound, ValidationFailed
-from services.kit.reads import ReadConnDep, cached_json_bytes
+from services.kit.reads import ReaderDep, cached_json_bytes
 from services.registry import policy
 from services.registry.standards import reads, service
 from services.registry.standards.schemas import (
@@ -91,7 +91,7 @@ async def create_standard(
 @router.get("", summary="Search declared standards", response_model=Page[StandardSummary])
 async def search_standards(
     request: Request,
-    conn: ReadConnDep,
+    conn: ReaderDep,
     principal: OptionalPrincipal,
     params: Annotated[SearchParams, Depends()],
     limit: LimitQuery = 20,
@@ -105,7 +105,7 @@ async def search_standards(
     "/{standard_id}", summary="One standard, its current version", response_model=StandardOut
 )
 async def get_standard(
-    standard_id: uuid.UUID, request: Request, conn: ReadConnDep, principal: OptionalPrincipal
+    standard_id: uuid.UUID, request: Request, conn: ReaderDep, principal: OptionalPrincipal
 ) -> Response:
     found = await reads.one(conn, standard_id)
     if found is None:
