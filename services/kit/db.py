@@ -210,6 +210,7 @@ class Database:
         self.connect_args: dict[str, Any] = {"server_settings": server_settings, **engine_args}
         self._read_pool: asyncpg.Pool | None = None
         self._read_pool_lock = asyncio.Lock()
+        self.memo: dict[str, Any] = {}  # see kit.reads.Reader.memo
         self.engine = engine or create_async_engine(
             async_url(settings.database_url),
             pool_size=settings.db_pool_size,

@@ -47,6 +47,12 @@ class Reader:
     def __init__(self, db: Database) -> None:
         self._db = db
 
+    @property
+    def memo(self) -> dict[str, Any]:
+        """Small facts a service derives from its database and keeps per process (each with
+        its own freshness), e.g. the search's statistics."""
+        return self._db.memo
+
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         return list(await self._run("fetch", sql, args))
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest_asyncio
+from sqlalchemy import text
 
+from services.kit.reads import Reader
 from services.registry.standards import reads
 from tests.conftest import auth
 from tests.registry.conftest import declare, make_uscc, register
@@ -170,11 +172,35 @@ async def test_text_search_pages_agree_whichever_path_serves_them(
                 return seen
 
     expected = sorted([corpus["ids"]["rice"], corpus["ids"]["pressure"]])
+    assert await pages("锅") == expected  # a rare word: the GIN path
+    monkeypatch.setattr(reads, "worth_probing", lambda *_: True)
     assert await pages("锅") == expected  # probe window holds the whole corpus
     monkeypatch.setattr(reads, "PROBE_ROWS", 1)
     assert await pages("锅") == expected  # the window is too small: the GIN path serves it
     monkeypatch.setattr(reads, "PROBE_ROWS", 0)
     assert await pages("锅") == expected
+
+
+async def test_only_a_word_the_statistics_call_common_is_probed_in_id_order():
+    stats = reads.GramStats({"电饭": 0.07, "饭锅": 0.06, "锅": 0.2}, 1_000_000, 0.0)
+    assert reads.worth_probing(stats, ["电饭", "饭锅"], 20)  # 60,000 matches expected
+    assert not reads.worth_probing(stats, ["电饭", "津味"], 20)  # 津味 is not among the common
+    small = reads.GramStats(stats.freq, 10_000, 0.0)
+    assert not reads.worth_probing(small, ["电饭", "饭锅"], 20)  # 600: the index is quicker
+    sparse = reads.GramStats({"锅": 0.006}, 10_000_000, 0.0)
+    assert not reads.worth_probing(sparse, ["锅"], 20)  # 12 in the window: it would not fill
+    assert not reads.worth_probing(reads.GramStats({}, 0, 0.0), ["锅"], 20)  # never analysed
+
+
+async def test_the_statistics_are_read_from_analyze_and_kept(registry_client, corpus, session):
+    await session.execute(text("ANALYZE registry.standards"))
+    db = registry_client._transport.app.state.db  # type: ignore[attr-defined]
+    db.memo.pop("gram_stats", None)
+    reader = Reader(db)
+    stats = await reads.gram_stats(reader)
+    assert stats.total >= len(corpus["ids"])
+    assert stats.freq.get("锅", 0) > 0
+    assert await reads.gram_stats(reader) is stats  # kept, not read again
 
 
 async def test_a_whole_number_without_its_year_finds_every_year(registry_client, corpus):
@@ -186,10 +212,6 @@ async def test_a_whole_number_without_its_year_finds_every_year(registry_client,
 
 async def test_a_whole_number_is_served_by_the_key_index(session):
     """Not the two bitmap scans of the gram index: the btree range on the key."""
-    from sqlalchemy import text
-
-    from services.registry.standards import reads
-
     where = reads.conditions(reads.SearchFilters(q="Q/12JW 0001-2024"), None)
     sql = f"EXPLAIN SELECT s.id FROM registry.standards s WHERE {where.sql()}"  # noqa: S608
     for i, value in enumerate(where.params, 1):

@@ -9,6 +9,7 @@ asked of the policy module.
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -72,6 +73,55 @@ WHERE {where} ORDER BY s.id LIMIT {limit}
 
 # How many rows, in id order, a text search first looks through before asking the GIN index.
 PROBE_ROWS = 2000
+# ... and how many matches (by ANALYZE's statistics) make a word common enough to try that.
+PROBE_FROM = 5000
+GRAM_STATS_TTL = 300.0  # seconds a process keeps the statistics of the grams
+
+GRAM_STATS = """
+SELECT s.most_common_elems::text::text[] AS grams, s.most_common_elem_freqs AS freqs,
+       c.reltuples AS total
+FROM pg_class c
+LEFT JOIN pg_stats s
+  ON s.schemaname = 'registry' AND s.tablename = 'standards' AND s.attname = 'grams'
+WHERE c.oid = 'registry.standards'::regclass
+"""
+
+
+@dataclass(frozen=True)
+class GramStats:
+    """How common the commonest grams are (``pg_stats.most_common_elems``) and how many rows
+    the table has: what the planner knows, read once every few minutes per process."""
+
+    freq: dict[str, float]
+    total: float
+    read_at: float
+
+    def expected(self, grams: list[str]) -> float:
+        """Matches expected for a document holding all ``grams``: at most those of the rarest
+        (a gram outside the statistics is rare)."""
+        return min((self.freq.get(g, 0.0) for g in grams), default=0.0) * self.total
+
+
+async def gram_stats(db: Reader) -> GramStats:
+    cached: GramStats | None = db.memo.get("gram_stats")
+    now = time.monotonic()
+    if cached is not None and now - cached.read_at < GRAM_STATS_TTL:
+        return cached
+    row = await db.fetchrow(GRAM_STATS)
+    grams, freqs = (row["grams"], row["freqs"]) if row and row["grams"] else ([], [])
+    # reltuples is -1 until the table is first analysed.
+    total = max(float(row["total"]), 0.0) if row else 0.0
+    stats = GramStats(dict(zip(grams, freqs, strict=False)), total, now)
+    db.memo["gram_stats"] = stats
+    return stats
+
+
+def worth_probing(stats: GramStats, grams: list[str], limit: int) -> bool:
+    """Is the word common enough that the GIN path would collect and sort many matches, and
+    that PROBE_ROWS rows in id order are likely to fill the page?"""
+    expected = stats.expected(grams)
+    share = expected / stats.total if stats.total else 0.0
+    return expected >= PROBE_FROM and share * PROBE_ROWS > limit
 
 
 @dataclass(frozen=True)
@@ -175,14 +225,20 @@ async def search(
 
     A common word (电饭锅 in a million disclosures) matches tens of thousands of rows, and the
     planner, taking its bigrams as independent, expects few: it collects every match through
-    the GIN index and sorts them all for one page. So a text search first walks the next
-    PROBE_ROWS rows in id order and keeps those that match; if that fills the page, the page
-    is exactly what the full query would return (same order, same start). Only a rarer word
-    goes on to the GIN index, which is what it is good at. A standard number (a query with a
-    number spelling as well) is rare by nature and goes to the index at once.
+    the GIN index and sorts them all for one page. So a search for a word that the statistics
+    call common first walks the next PROBE_ROWS rows in id order and keeps those that match;
+    if that fills the page, the page is exactly what the full query would return (same order,
+    same start). A rarer word goes to the GIN index at once, which is what it is good at (the
+    walk would cost more than the whole answer), and so does a standard number (a query with
+    a number spelling as well), rare by nature.
     """
     rows: list[Any] = []
-    if f.q and len(rules.query_variants(f.q)) == 1 and not whole_standard_no(f.q):
+    if (
+        f.q
+        and len(rules.query_variants(f.q)) == 1
+        and not whole_standard_no(f.q)
+        and worth_probing(await gram_stats(conn), rules.query_grams(f.q), limit)
+    ):
         window = conditions(f, principal, text=False)
         _after(window, cursor)
         inner = window.sql()
