@@ -175,9 +175,11 @@ def build_app(
         body_limit_overrides=body_limit_overrides,
         router_app=app,
     )
-    app.include_router(health.router)
+    # Routes are matched in order, each included router's in turn: the service's own (its
+    # busiest first, as the service lists them) before the probes.
     for router in routers:
         app.include_router(router)
+    app.include_router(health.router)
     _mount_offline_docs(app, title)
     _document_problems(app)
     return app

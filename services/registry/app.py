@@ -26,7 +26,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
             "platform, the change feed and bulk export."
         ),
         version=VERSION,
-        routers=[enterprises, standards, categories, changes, sync, exports],
+        routers=[standards, categories, enterprises, changes, sync, exports],
         tables=kit_tables,
         integrity_codes={
             "pk_enterprises": "duplicate_uscc",
