@@ -54,12 +54,12 @@ def create_app(
         ),
         version=VERSION,
         routers=[
+            titles_router,  # the public lookup ("is this a forerunner") first: matched in order
             key_areas_router,
             evaluators_router,
             plans_router,
             runs_router,
             shortlists_router,
-            titles_router,
             stats_router,
         ],
         tables=kit_tables,
