@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 # Parallel test workers (pytest-xdist); each gets its own database.
 WORKERS ?= 2
+# Disclosures make demo seeds (about).
+DEMO_SIZE ?= 300
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +25,10 @@ install: $(VENV)/.installed ## Create the virtual environment and install everyt
 .PHONY: run
 run: $(VENV)/.installed ## Start all three services (embedded PostgreSQL unless DATABASE_URL is set)
 	$(PY) -m scripts.run
+
+.PHONY: demo
+demo: $(VENV)/.installed ## make run, seeded with a Tianjin demo (through the APIs; again: adds nothing)
+	$(PY) -m scripts.demo --size $(DEMO_SIZE)
 
 .PHONY: test
 test: $(VENV)/.installed ## Run the whole test suite on real PostgreSQL

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from services.kit.auth import Role
-from tests.conftest import token
+from scripts.demo.api import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 NAMES = ("registry", "ranking", "oversight")
@@ -73,6 +72,19 @@ class Services:
 
     def start(self, name: str, **extra: str) -> None:
         """Start one service (environment overrides by full variable name) and wait for it."""
+        self._spawn(name, extra)
+        self._wait_ready(name)
+
+    def restart(self, names: tuple[str, ...], **extra: str) -> None:
+        """Stop these services, then start them all at once and wait for each."""
+        for name in names:
+            self.stop(name)
+        for name in names:
+            self._spawn(name, extra)
+        for name in names:
+            self._wait_ready(name)
+
+    def _spawn(self, name: str, extra: Mapping[str, str]) -> None:
         log = (self.logs / f"{name}.log").open("ab")
         self.procs[name] = subprocess.Popen(
             [*UVICORN, f"services.{name}.app:create_app", "--port", str(self.ports[name])],
@@ -81,6 +93,8 @@ class Services:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+
+    def _wait_ready(self, name: str) -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.procs[name].poll() is not None:
@@ -110,17 +124,4 @@ class Services:
             self.stop(name)
 
 
-def bearer(role: Role | str, org: str | None = None, sub: str | None = None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token(role, org, sub)}"}
-
-
-def wait_for(check, timeout: float = 30.0, interval: float = 0.2):  # type: ignore[no-untyped-def]
-    """Poll ``check()`` until it returns something truthy; that value, or AssertionError."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting after {timeout} s")
-        time.sleep(interval)
+__all__ = ["wait_for"]

@@ -1,4 +1,5 @@
-"""Steps of the cycle over the public APIs of the three live services (sync httpx)."""
+"""The end-to-end walk's own data and its clock moves; the steps themselves are the shared ones
+of ``scripts/demo/api.py`` (``make demo`` seeds with the same)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,21 @@ from typing import Any
 import httpx
 from stdnum.cn import uscc as stdnum_uscc
 
-from tests.e2e.harness import Services, bearer, wait_for
+from scripts.demo.api import (
+    activate,
+    bearer,
+    decide,
+    expert,
+    notice_about,
+    ok,
+    plan_state,
+    run,
+    titles_of,
+    wait_for,
+)
+from scripts.demo.api import evaluation_body as apply_and_approve
+from scripts.demo.api import reviewed_plan as draft_submit_review
+from tests.e2e.harness import Services
 
 REGULATOR = bearer("regulator", sub="regulator:e2e")
 _serial = itertools.count(1)
@@ -20,14 +35,6 @@ COOKERS = [(95.0, 0.5), (93.0, 0.6), (91.0, 0.8), (90.0, 1.0), (88.0, 1.2), (86.
 def new_uscc(region: str = "120116") -> str:
     body = f"91{region}MC{next(_serial) + 7000:07d}"
     return body + stdnum_uscc.calc_check_digit(body)
-
-
-def ok(response: httpx.Response, *statuses: int) -> Any:
-    assert response.status_code in (statuses or (200, 201)), (
-        f"{response.request.method} {response.request.url}: {response.status_code} "
-        f"{response.text[:500]}"
-    )
-    return response.json() if response.content else None
 
 
 def disclose(registry: httpx.Client) -> list[dict[str, Any]]:
@@ -77,96 +84,49 @@ def disclose(registry: httpx.Client) -> list[dict[str, Any]]:
 
 
 def evaluation_body(ranking: httpx.Client, area: str) -> tuple[str, dict[str, str]]:
-    applied = ok(
-        ranking.post(
-            "/v1/evaluators",
-            json={
-                "name": "天津市标准化研究院",
-                "uscc": new_uscc(),
-                "contact": {"person": "李工", "phone": "022-23456789"},
-                "key_areas": [area],
-            },
-            headers=bearer("enterprise", org=new_uscc(), sub="applicant:e2e"),
-        )
+    return apply_and_approve(
+        ranking,
+        name="天津市标准化研究院",
+        uscc=new_uscc(),
+        areas=[area],
+        contact={"person": "李工", "phone": "022-23456789"},
+        applicant=bearer("enterprise", org=new_uscc(), sub="applicant:e2e"),
     )
-    body_id = applied["id"]
-    ok(
-        ranking.post(
-            f"/v1/evaluators/{body_id}/approval",
-            json={"decision": "approved"},
-            headers=REGULATOR,
-        )
-    )
-    return body_id, bearer("evaluator", org=body_id, sub=f"evaluator:{body_id}")
+
+
+PLAN = {
+    "name": "电饭锅企业标准领跑者评估方案",
+    "categories": ["HA-RICE-COOKER"],
+    "indicators": [
+        {
+            "code": "thermal_efficiency",
+            "unit": "%",
+            "baseline": 80,
+            "benchmark": 96,
+            "weight": 1,
+            "tiering": {"quantiles": 3},
+        },
+        {
+            "code": "standby_power",
+            "unit": "W",
+            "baseline": 2.0,
+            "benchmark": 0.5,
+            "weight": 1,
+            "tiering": {"quantiles": 3},
+        },
+    ],
+    "method": "composite",
+    "selection": {"rule": "top_n", "n": 3},
+    "cycle": {"valid_from": "2026-06-01", "valid_to": "2027-05-31"},
+    "publicity_days": 5,
+}
 
 
 def reviewed_plan(ranking: httpx.Client, area: str, own: dict[str, str]) -> str:
-    plan = ok(
-        ranking.post(
-            "/v1/plans",
-            json={
-                "key_area_id": area,
-                "name": "电饭锅企业标准领跑者评估方案",
-                "categories": ["HA-RICE-COOKER"],
-                "indicators": [
-                    {
-                        "code": "thermal_efficiency",
-                        "unit": "%",
-                        "baseline": 80,
-                        "benchmark": 96,
-                        "weight": 1,
-                        "tiering": {"quantiles": 3},
-                    },
-                    {
-                        "code": "standby_power",
-                        "unit": "W",
-                        "baseline": 2.0,
-                        "benchmark": 0.5,
-                        "weight": 1,
-                        "tiering": {"quantiles": 3},
-                    },
-                ],
-                "method": "composite",
-                "selection": {"rule": "top_n", "n": 3},
-                "cycle": {"valid_from": "2026-06-01", "valid_to": "2027-05-31"},
-                "publicity_days": 5,
-            },
-            headers=own,
-        )
-    )
-    plan_id = plan["id"]
-    current = ranking.get(f"/v1/plans/{plan_id}", headers=own)
-    ok(
-        ranking.post(
-            f"/v1/plans/{plan_id}/submission",
-            headers={**own, "If-Match": current.headers["ETag"]},
-        )
-    )
-    for n in range(3):
-        subject = f"expert:e2e:{next(_serial)}"
-        ok(
-            ranking.post(
-                "/v1/experts",
-                json={"subject": subject, "name": f"专家{n}", "affiliation": "天津大学"},
-                headers=REGULATOR,
-            )
-        )
-        ok(
-            ranking.post(
-                f"/v1/plans/{plan_id}/reviews",
-                json={"verdict": "approve", "comments": "指标设置合理"},
-                headers=bearer("expert", sub=subject),
-            )
-        )
-    return str(plan_id)
-
-
-def notice_about(oversight: httpx.Client, kind: str, subject_id: str) -> dict[str, Any] | None:
-    page = ok(oversight.get("/v1/notices", params={"limit": 200}))
-    for notice in page["items"]:
-        if notice["kind"] == kind and (notice.get("subject") or {}).get("id") == subject_id:
-            return dict(notice)
-    return None
+    reviewers = [
+        expert(ranking, f"expert:e2e:{next(_serial)}", f"专家{n}", "天津大学") for n in range(3)
+    ]
+    return draft_submit_review(ranking, area, PLAN, own, reviewers)
 
 
 def close_window(services: Services, notice: dict[str, Any], already: int = 0) -> int:
@@ -185,60 +145,13 @@ def close_window(services: Services, notice: dict[str, Any], already: int = 0) -
 # The clocks' current offset, for a service started again later in the walk.
 OFFSET = {"days": 0}
 
-
-def titles_of(ranking: httpx.Client, holders: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The active titles of these enterprises, once each has one (else an empty list)."""
-    found = []
-    for holder in holders:
-        items = ok(ranking.get("/v1/forerunners", params={"uscc": holder["uscc"]}))["items"]
-        if not items:
-            return []
-        found.append(items[0])
-    return found
-
-
-def decide(oversight: httpx.Client, case_id: str, outcome: str, reason: str) -> None:
-    url = f"/v1/cases/{case_id}"
-    for step in (
-        {"action": "accept"},
-        {"action": "investigate"},
-        {"action": "decide", "outcome": outcome, "reason": reason},
-    ):
-        current = oversight.get(url, headers=REGULATOR)
-        ok(
-            oversight.post(
-                f"{url}/transitions",
-                json=step,
-                headers={**REGULATOR, "If-Match": current.headers["ETag"]},
-            )
-        )
-
-
-def plan_state(ranking: httpx.Client, plan_id: str, own: dict[str, str]) -> str:
-    return str(ok(ranking.get(f"/v1/plans/{plan_id}", headers=own))["latest_state"])
-
-
-def activate(ranking: httpx.Client, plan_id: str, own: dict[str, str]) -> None:
-    current = ranking.get(f"/v1/plans/{plan_id}", headers=own)
-    ok(
-        ranking.post(
-            f"/v1/plans/{plan_id}/decision",
-            json={"action": "activate"},
-            headers={**own, "If-Match": current.headers["ETag"]},
-        )
-    )
-
-
-def run(ranking: httpx.Client, plan_id: str, own: dict[str, str]) -> dict[str, Any]:
-    started = ranking.post(f"/v1/plans/{plan_id}/runs", headers=own)
-    ok(started, 202)
-    location = started.headers["Location"]
-
-    def finished() -> dict[str, Any] | None:
-        state = ok(ranking.get(location, headers=own))  # public only once it succeeded
-        return state if state["state"] in ("succeeded", "failed") else None
-
-    return dict(wait_for(finished, timeout=60))
-
-
-__all__ = ["wait_for"]
+__all__ = [
+    "activate",
+    "decide",
+    "notice_about",
+    "ok",
+    "plan_state",
+    "run",
+    "titles_of",
+    "wait_for",
+]
