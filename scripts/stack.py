@@ -12,6 +12,11 @@ nginx and PgBouncer come from Debian's packages, installed when missing. Their c
 and pid files live in a run directory (``STACK_RUN_DIR``, else a temporary one), never /etc.
 Ctrl-C or SIGTERM stops everything it started, by pid. ``STACK_INFO`` names a JSON file to
 write once everything is ready (ports, pids, log files: for tests).
+
+Outside production a stack's replicas may run ahead of the real time, as a walk through the
+publicity windows and deadlines needs: ``FORERUNNER_CLOCK_OFFSET_DAYS`` for the whole stack, or
+``Stack.restart(service, FORERUNNER_CLOCK_OFFSET_DAYS=...)``, a rolling restart of one
+service's replicas behind the gateway. Production refuses both.
 """
 
 from __future__ import annotations
@@ -168,9 +173,13 @@ class Stack:
     run: Path
     database_url: str
     gateway_port: int = field(default_factory=lambda: int(os.environ.get("GATEWAY_PORT", 8080)))
+    # Settings every replica gets on top of this process's environment (tests: short intervals).
+    settings: dict[str, str] = field(default_factory=dict)
     children: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
     replicas: dict[str, list[int]] = field(default_factory=dict)
     logs: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    overrides: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def spawn(self, name: str, command: list[str], env: dict[str, str] | None = None) -> None:
         log = self.run / "logs" / f"{name}.log"
@@ -217,10 +226,13 @@ class Stack:
         env["OVERSIGHT_NOTICE_SIGNING_KEY_FILE"] = str(_signing_key(self.run))
         # The gateway appends the caller's address to X-Forwarded-For (anonymous filing limits).
         env["OVERSIGHT_TRUSTED_PROXY_HOPS"] = "1"
+        self.env = env | self.settings
+        for service in SERVICES:
+            refuse_clock_in_production(service, self.env)
         for service in SERVICES:
             self.replicas[service] = [free_port() for _ in range(REPLICAS)]
             for n, port in enumerate(self.replicas[service], start=1):
-                self.spawn(f"{service}-{n}", _uvicorn(service, port), env)
+                self.spawn(f"{service}-{n}", _uvicorn(service, port), self.env)
 
         conf = self.run / "nginx" / "nginx.conf"
         conf.write_text(gateway_config(self.run, self.gateway_port, self.replicas))
@@ -252,19 +264,52 @@ class Stack:
             "run_dir": str(self.run),
         }
 
+    def restart(self, service: str, timeout: float = 60, **settings: str) -> None:
+        """Restart the service's replicas one at a time on their ports, with these settings
+        (kept for later restarts); the gateway sends each request to the one still up."""
+        env = self.env | self.overrides.get(service, {}) | settings
+        refuse_clock_in_production(service, env)
+        self.overrides[service] = self.overrides.get(service, {}) | settings
+        for n, port in enumerate(self.replicas[service], start=1):
+            name = f"{service}-{n}"
+            at = next(i for i, (each, _) in enumerate(self.children) if each == name)
+            _, old = self.children.pop(at)
+            _end(old)
+            self.spawn(name, _uvicorn(service, port), env)
+            self.children.insert(at, self.children.pop())  # keep the order stop() relies on
+            if not _wait_ready(f"http://127.0.0.1:{port}/readyz", time.monotonic() + timeout):
+                raise RuntimeError(f"{name} did not come back; see {self.logs[name]}")
+
     def exited(self) -> list[str]:
         return [name for name, proc in self.children if proc.poll() is not None]
 
     def stop(self) -> None:
         # The gateway first (no new requests), then the services, the pooler last.
         for _, proc in reversed(self.children):
-            if proc.poll() is None:
-                proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            _end(proc)
+
+
+def _end(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def refuse_clock_in_production(service: str, env: dict[str, str]) -> None:
+    """Production keeps the real time (the services refuse too; this says so before any
+    replica is stopped for it)."""
+    prefixes = (f"{service.upper()}_", "FORERUNNER_")
+
+    def setting(name: str) -> str:
+        return next((env[p + name] for p in prefixes if p + name in env), "")
+
+    offset = setting("CLOCK_OFFSET_DAYS").strip()
+    if setting("ENVIRONMENT").strip().lower() == "production" and offset and float(offset):
+        raise ValueError(f"{service}: production keeps the real time, no clock offset")
 
 
 def _signing_key(run: Path) -> Path:
@@ -361,6 +406,9 @@ def main() -> int:
         return 1
     except _Shutdown:
         return 0
+    except ValueError as err:
+        print(f"cannot start the stack: {err}", file=sys.stderr)
+        return 2
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, signal.SIG_IGN)
