@@ -15,8 +15,8 @@ write once everything is ready (ports, pids, log files: for tests).
 
 Outside production a stack's replicas may run ahead of the real time, as a walk through the
 publicity windows and deadlines needs: ``FORERUNNER_CLOCK_OFFSET_DAYS`` for the whole stack, or
-``Stack.restart(service, FORERUNNER_CLOCK_OFFSET_DAYS=...)``, a rolling restart of one
-service's replicas behind the gateway. Production refuses both.
+``Stack.restart(service, FORERUNNER_CLOCK_OFFSET_DAYS=...)``, which restarts that service's
+replicas with it. Production refuses both.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 REPLICAS = 2
 PACKAGES = {"nginx": "nginx-light", "pgbouncer": "pgbouncer"}
 SBIN = ("/usr/sbin", "/usr/local/sbin", "/sbin")
+RESTART_TIMEOUT = 60
 
 
 class StackUnavailable(RuntimeError):
@@ -264,20 +265,23 @@ class Stack:
             "run_dir": str(self.run),
         }
 
-    def restart(self, service: str, timeout: float = 60, **settings: str) -> None:
-        """Restart the service's replicas one at a time on their ports, with these settings
-        (kept for later restarts); the gateway sends each request to the one still up."""
+    def restart(self, service: str, /, **settings: str) -> None:
+        """Restart all of the service's replicas on their ports with these settings (kept for
+        later restarts). Together, not one by one: after a clock moves, no replica runs behind
+        the others, and all of them race for the work that just fell due."""
         env = self.env | self.overrides.get(service, {}) | settings
         refuse_clock_in_production(service, env)
         self.overrides[service] = self.overrides.get(service, {}) | settings
-        for n, port in enumerate(self.replicas[service], start=1):
-            name = f"{service}-{n}"
-            at = next(i for i, (each, _) in enumerate(self.children) if each == name)
-            _, old = self.children.pop(at)
-            _end(old)
+        names = [f"{service}-{n}" for n in range(1, len(self.replicas[service]) + 1)]
+        at = {name: i for i, (name, _) in enumerate(self.children) if name in names}
+        for name in names:
+            _end(self.children[at[name]][1])
+        for name, port in zip(names, self.replicas[service], strict=True):
             self.spawn(name, _uvicorn(service, port), env)
-            self.children.insert(at, self.children.pop())  # keep the order stop() relies on
-            if not _wait_ready(f"http://127.0.0.1:{port}/readyz", time.monotonic() + timeout):
+            self.children[at[name]] = self.children.pop()  # keep the order stop() relies on
+        deadline = time.monotonic() + RESTART_TIMEOUT
+        for name, port in zip(names, self.replicas[service], strict=True):
+            if not _wait_ready(f"http://127.0.0.1:{port}/readyz", deadline):
                 raise RuntimeError(f"{name} did not come back; see {self.logs[name]}")
 
     def exited(self) -> list[str]:

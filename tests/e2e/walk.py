@@ -172,7 +172,7 @@ def notice_about(oversight: httpx.Client, kind: str, subject_id: str) -> dict[st
 class Restarts(Protocol):
     """What holds the services of a walk: the harness's processes, or the stack's replicas."""
 
-    def restart(self, name: str, **settings: str) -> None: ...
+    def restart(self, name: str, /, **settings: str) -> None: ...
 
 
 # The clocks' current offset, for a service started again later in the walk.
@@ -184,7 +184,9 @@ def move_clocks(services: Restarts, past: date) -> int:
     on, never back); the offset in days, to keep for later steps."""
     offset = max(OFFSET["days"], (past - datetime.now(UTC).date()).days + 2)
     # Both move together: ranking asks oversight for the exclusions in force on its own date.
-    for name in ("ranking", "oversight"):
+    # Oversight first, so that a notice ranking sends once moved opens its window on the new
+    # date, as it would have then.
+    for name in ("oversight", "ranking"):
         services.restart(name, FORERUNNER_CLOCK_OFFSET_DAYS=str(offset))
     OFFSET["days"] = offset
     return offset
