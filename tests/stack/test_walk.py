@@ -241,6 +241,24 @@ def test_the_cycle_through_the_gateway_with_both_replicas_at_work(
     handled = _handled_per_replica(stack)
     passes = _passes_per_replica(stack)
 
+    with capsys.disabled():  # before the checks: a failing run shows them too
+        print("\nstack walk timings (s): " + ", ".join(f"{k} {v:.2f}" for k, v in timings.items()))
+        print(
+            f"clocks moved to +{walk.OFFSET['days']} days by {clocks.count} restarts "
+            f"({clocks.seconds:.2f} s of the walk)"
+        )
+        for name in sorted(handled):
+            counts = ", ".join(
+                f"{loop} {int(passes[name].get(loop, 0))}/{handled[name][loop]}"
+                for loop in LOOPS[name.rsplit("-", 1)[0]]
+            )
+            print(f"  {name}: passes now running / items over the walk: {counts}")
+        attempts = {
+            k: sorted(r["attempts"] for r in tables[k])
+            for k in ("ranking_outbox", "oversight_outbox")
+        }
+        print(f"  outbox delivery attempts: {attempts}")
+
     # Both replicas of each service ran every one of its loops.
     for service, loops in LOOPS.items():
         for n in range(1, len(stack.replicas[service]) + 1):
@@ -309,24 +327,6 @@ def test_the_cycle_through_the_gateway_with_both_replicas_at_work(
     assert total["ranking-lapses"] == 1, handled
     assert total["ranking-runs"] == 1, handled
     assert total["ranking-feed"] == feed["changes"], handled
-
-    with capsys.disabled():
-        print("\nstack walk timings (s): " + ", ".join(f"{k} {v:.2f}" for k, v in timings.items()))
-        print(
-            f"clocks moved to +{walk.OFFSET['days']} days by {clocks.count} restarts "
-            f"({clocks.seconds:.2f} s of the walk)"
-        )
-        for name in sorted(handled):
-            loops = ", ".join(
-                f"{loop} {int(passes[name].get(loop, 0))}/{handled[name][loop]}"
-                for loop in LOOPS[name.rsplit("-", 1)[0]]
-            )
-            print(f"  {name}: passes now running / items over the walk: {loops}")
-        attempts = {
-            k: sorted(r["attempts"] for r in tables[k])
-            for k in ("ranking_outbox", "oversight_outbox")
-        }
-        print(f"  outbox delivery attempts: {attempts}")
 
 
 def _notice_ids(notices: list[Any]) -> list[str]:
