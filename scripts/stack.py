@@ -151,7 +151,12 @@ def gateway_config(run: Path, port: int, servers: dict[str, list[int]]) -> str:
     return render(
         Gateway(
             listen=f"127.0.0.1:{port}",
-            servers={s: [f"127.0.0.1:{p}" for p in ports] for s, ports in servers.items()},
+            # No passive health marks: a replica refusing a connection (starting later than the
+            # peer calling it, or restarted by Stack.restart) sends the request on to the other
+            # one, instead of leaving the server out for 10 s in each nginx worker that saw it.
+            servers={
+                s: [f"127.0.0.1:{p} max_fails=0" for p in ports] for s, ports in servers.items()
+            },
             workers="2",
             # Every local caller shares 127.0.0.1: a per-address limit meant for the public
             # would throttle the demo and the tests.
