@@ -12,6 +12,11 @@ nginx and PgBouncer come from Debian's packages, installed when missing. Their c
 and pid files live in a run directory (``STACK_RUN_DIR``, else a temporary one), never /etc.
 Ctrl-C or SIGTERM stops everything it started, by pid. ``STACK_INFO`` names a JSON file to
 write once everything is ready (ports, pids, log files: for tests).
+
+Outside production a stack's replicas may run ahead of the real time, as a walk through the
+publicity windows and deadlines needs: ``FORERUNNER_CLOCK_OFFSET_DAYS`` for the whole stack, or
+``Stack.restart(service, FORERUNNER_CLOCK_OFFSET_DAYS=...)``, which restarts that service's
+replicas with it. Production refuses both.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 REPLICAS = 2
 PACKAGES = {"nginx": "nginx-light", "pgbouncer": "pgbouncer"}
 SBIN = ("/usr/sbin", "/usr/local/sbin", "/sbin")
+RESTART_TIMEOUT = 60
 
 
 class StackUnavailable(RuntimeError):
@@ -145,7 +151,12 @@ def gateway_config(run: Path, port: int, servers: dict[str, list[int]]) -> str:
     return render(
         Gateway(
             listen=f"127.0.0.1:{port}",
-            servers={s: [f"127.0.0.1:{p}" for p in ports] for s, ports in servers.items()},
+            # No passive health marks: a replica refusing a connection (starting later than the
+            # peer calling it, or restarted by Stack.restart) sends the request on to the other
+            # one, instead of leaving the server out for 10 s in each nginx worker that saw it.
+            servers={
+                s: [f"127.0.0.1:{p} max_fails=0" for p in ports] for s, ports in servers.items()
+            },
             workers="2",
             # Every local caller shares 127.0.0.1: a per-address limit meant for the public
             # would throttle the demo and the tests.
@@ -168,9 +179,13 @@ class Stack:
     run: Path
     database_url: str
     gateway_port: int = field(default_factory=lambda: int(os.environ.get("GATEWAY_PORT", 8080)))
+    # Settings every replica gets on top of this process's environment (tests: short intervals).
+    settings: dict[str, str] = field(default_factory=dict)
     children: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
     replicas: dict[str, list[int]] = field(default_factory=dict)
     logs: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    overrides: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def spawn(self, name: str, command: list[str], env: dict[str, str] | None = None) -> None:
         log = self.run / "logs" / f"{name}.log"
@@ -217,10 +232,13 @@ class Stack:
         env["OVERSIGHT_NOTICE_SIGNING_KEY_FILE"] = str(_signing_key(self.run))
         # The gateway appends the caller's address to X-Forwarded-For (anonymous filing limits).
         env["OVERSIGHT_TRUSTED_PROXY_HOPS"] = "1"
+        self.env = env | self.settings
+        for service in SERVICES:
+            refuse_clock_in_production(service, self.env)
         for service in SERVICES:
             self.replicas[service] = [free_port() for _ in range(REPLICAS)]
             for n, port in enumerate(self.replicas[service], start=1):
-                self.spawn(f"{service}-{n}", _uvicorn(service, port), env)
+                self.spawn(f"{service}-{n}", _uvicorn(service, port), self.env)
 
         conf = self.run / "nginx" / "nginx.conf"
         conf.write_text(gateway_config(self.run, self.gateway_port, self.replicas))
@@ -252,19 +270,55 @@ class Stack:
             "run_dir": str(self.run),
         }
 
+    def restart(self, service: str, /, **settings: str) -> None:
+        """Restart all of the service's replicas on their ports with these settings (kept for
+        later restarts). Together, not one by one: after a clock moves, no replica runs behind
+        the others, and all of them race for the work that just fell due."""
+        env = self.env | self.overrides.get(service, {}) | settings
+        refuse_clock_in_production(service, env)
+        self.overrides[service] = self.overrides.get(service, {}) | settings
+        names = [f"{service}-{n}" for n in range(1, len(self.replicas[service]) + 1)]
+        at = {name: i for i, (name, _) in enumerate(self.children) if name in names}
+        for name in names:
+            _end(self.children[at[name]][1])
+        for name, port in zip(names, self.replicas[service], strict=True):
+            self.spawn(name, _uvicorn(service, port), env)
+            self.children[at[name]] = self.children.pop()  # keep the order stop() relies on
+        deadline = time.monotonic() + RESTART_TIMEOUT
+        for name, port in zip(names, self.replicas[service], strict=True):
+            if not _wait_ready(f"http://127.0.0.1:{port}/readyz", deadline):
+                raise RuntimeError(f"{name} did not come back; see {self.logs[name]}")
+
     def exited(self) -> list[str]:
         return [name for name, proc in self.children if proc.poll() is not None]
 
     def stop(self) -> None:
         # The gateway first (no new requests), then the services, the pooler last.
         for _, proc in reversed(self.children):
-            if proc.poll() is None:
-                proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            _end(proc)
+
+
+def _end(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def refuse_clock_in_production(service: str, env: dict[str, str]) -> None:
+    """Production keeps the real time (the services refuse too; this says so before any
+    replica is stopped for it)."""
+    prefixes = (f"{service.upper()}_", "FORERUNNER_")
+
+    def setting(name: str) -> str:
+        return next((env[p + name] for p in prefixes if p + name in env), "")
+
+    offset = setting("CLOCK_OFFSET_DAYS").strip()
+    if setting("ENVIRONMENT").strip().lower() == "production" and offset and float(offset):
+        raise ValueError(f"{service}: production keeps the real time, no clock offset")
 
 
 def _signing_key(run: Path) -> Path:
@@ -361,6 +415,9 @@ def main() -> int:
         return 1
     except _Shutdown:
         return 0
+    except ValueError as err:
+        print(f"cannot start the stack: {err}", file=sys.stderr)
+        return 2
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, signal.SIG_IGN)

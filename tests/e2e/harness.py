@@ -29,6 +29,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def next_years_calendar(directory: Path) -> Path:
+    """The years after the calendar package's last: weekends only, no holidays.
+
+    A walk that moves a clock past a window may cross New Year; the package has no data for
+    the next year yet (a regulator adds it with WORKDAY_CALENDAR_FILE when the State Council
+    publishes it). This stand-in is for the walks alone, never for production.
+    """
+    path = directory / "calendar-next-years.json"
+    if not path.exists():
+        path.write_text(json.dumps({"2027": {}, "2028": {}}), encoding="utf-8")
+    return path
+
+
 class Services:
     """The three services of one walk; ``url(name)``, ``start``, ``stop``, ``kill``."""
 
@@ -37,18 +50,6 @@ class Services:
         self.ports = {name: free_port() for name in NAMES}
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.logs = logs
-
-    def _calendar(self) -> Path:
-        """The years after the calendar package's last: weekends only, no holidays.
-
-        A walk that moves a clock past a window may cross New Year; the package has no data
-        for the next year yet (a regulator adds it with WORKDAY_CALENDAR_FILE when the State
-        Council publishes it). This stand-in is for the walk alone, never for production.
-        """
-        path = self.logs / "calendar-next-years.json"
-        if not path.exists():
-            path.write_text(json.dumps({"2027": {}, "2028": {}}), encoding="utf-8")
-        return path
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
@@ -64,7 +65,7 @@ class Services:
             "RANKING_RUN_POLL_SECONDS": "0.2",
             "OVERSIGHT_BACKGROUND_INTERVAL_SECONDS": "0.3",
             "OVERSIGHT_DEV_SIGNING_KEY_FILE": str(self.logs / "oversight-signing-key.pem"),
-            "FORERUNNER_WORKDAY_CALENDAR_FILE": str(self._calendar()),
+            "FORERUNNER_WORKDAY_CALENDAR_FILE": str(next_years_calendar(self.logs)),
             **{f"{prefix}_{peer.upper()}_URL": self.url(peer) for peer in NAMES if peer != name},
         }
         env.update(extra)
@@ -75,7 +76,7 @@ class Services:
         self._spawn(name, extra)
         self._wait_ready(name)
 
-    def restart(self, names: tuple[str, ...], **extra: str) -> None:
+    def restart(self, *names: str, **extra: str) -> None:
         """Stop these services, then start them all at once and wait for each."""
         for name in names:
             self.stop(name)

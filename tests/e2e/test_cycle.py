@@ -138,20 +138,14 @@ def test_the_cycle_from_disclosure_to_a_verified_notice_chain(services: Services
         lap("registry killed during a run: failed cleanly, then succeeded")
 
         # Shortlist: the top three of the healed run (the fraudulent one is excluded now).
-        shortlist = ok(ranking.post(f"/v1/runs/{healed['id']}/shortlist", headers=body))
+        shortlist = walk.shortlist(ranking, healed["id"], body)
         entries = {e["uscc"]: e for e in shortlist["entries"]}
         by_uscc = {s["uscc"]: s for s in standards}
         listed = [s for s in standards if s["uscc"] in entries]
         assert len(listed) == 3
         decliner, *committers = listed
         for one in committers:
-            ok(
-                ranking.post(
-                    f"/v1/shortlist-entries/{entries[one['uscc']]['id']}/commitment",
-                    json={"text": "本企业承诺产品持续符合所声明的企业标准。", "agreed": True},
-                    headers=one["headers"],
-                )
-            )
+            walk.commit(ranking, entries[one["uscc"]]["id"], one["headers"])
         stranger = ranking.post(
             f"/v1/shortlist-entries/{entries[decliner['uscc']]['id']}/commitment",
             json={"text": "冒名承诺", "agreed": True},
@@ -182,51 +176,25 @@ def test_the_cycle_from_disclosure_to_a_verified_notice_chain(services: Services
 
         # Revocation with ranking down: decided while it is killed, delivered once it is back.
         revoked, kept = titled
-        complaint = ok(
-            oversight.post(
-                "/v1/complaints",
-                json={
-                    "kind": "complaint",
-                    "target": {"type": "title", "id": revoked["id"]},
-                    "grounds": "non_conforming",
-                    "description": "市场抽检待机功率1.9W，不符合其声明的企业标准。",
-                },
-            )
+        case = walk.file_complaint(
+            oversight,
+            {"type": "title", "id": revoked["id"]},
+            kind="complaint",
+            grounds="non_conforming",
+            description="市场抽检待机功率1.9W，不符合其声明的企业标准。",
         )
-        case = oversight.get(
-            f"/v1/complaints/{complaint['tracking_no']}",
-            headers={"X-Access-Code": complaint["access_code"]},
-        ).json()["progress"]["case_id"]
         services.kill("ranking")
         walk.decide(oversight, case, "upheld", "抽检不合格，撤销其领跑者称号")
         services.start("ranking", FORERUNNER_CLOCK_OFFSET_DAYS=str(walk.OFFSET["days"]))
-        gone = wait_for(
-            lambda: (
-                (t := ok(ranking.get(f"/v1/titles/{revoked['id']}")))["status"] == "revoked" and t
-            ),
-            timeout=60,
-        )
+        gone = walk.title_when(ranking, revoked["id"], "revoked")
         revocations = [h for h in gone["history"] if h["status"] == "revoked"]
         assert len(revocations) == 1, gone["history"]
         assert walk.notice_about(oversight, "revocation", revoked["id"]) is not None
         lap("ranking killed: revocation delivered once it was back, exactly once")
 
         # Dynamic adjustment: the other forerunner withdraws its standard in the registry.
-        std = by_uscc[kept["uscc"]]
-        current = registry.get(f"/v1/standards/{std['id']}")
-        ok(
-            registry.post(
-                f"/v1/standards/{std['id']}/withdrawal",
-                json={"reason": "产品停产"},
-                headers={**std["headers"], "If-Match": current.headers["ETag"]},
-            )
-        )
-        suspended = wait_for(
-            lambda: (
-                (t := ok(ranking.get(f"/v1/titles/{kept['id']}")))["status"] == "suspended" and t
-            ),
-            timeout=60,
-        )
+        walk.withdraw(registry, by_uscc[kept["uscc"]], "产品停产")
+        suspended = walk.title_when(ranking, kept["id"], "suspended")
         assert suspended["history"][-1]["source"] == "registry"
         lap("a titled standard withdrawn: its title suspended through the change feed")
 

@@ -59,7 +59,7 @@ def test_the_demo_seeds_a_whole_cycle_in_the_past_and_a_second_seeding_adds_noth
 
     def clocks(offset_days: int) -> None:
         moves.append(offset_days)
-        services.restart(("ranking", "oversight"), FORERUNNER_CLOCK_OFFSET_DAYS=str(offset_days))
+        services.restart("ranking", "oversight", FORERUNNER_CLOCK_OFFSET_DAYS=str(offset_days))
 
     urls = {name: services.url(name) for name in NAMES}
     first = Seeder(urls, clocks, size=SIZE, say=lambda _: None)()

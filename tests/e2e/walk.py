@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from stdnum.cn import uscc as stdnum_uscc
@@ -24,7 +24,6 @@ from scripts.demo.api import (
 )
 from scripts.demo.api import evaluation_body as apply_and_approve
 from scripts.demo.api import reviewed_plan as draft_submit_review
-from tests.e2e.harness import Services
 
 REGULATOR = bearer("regulator", sub="regulator:e2e")
 _serial = itertools.count(1)
@@ -129,21 +128,79 @@ def reviewed_plan(ranking: httpx.Client, area: str, own: dict[str, str]) -> str:
     return draft_submit_review(ranking, area, PLAN, own, reviewers)
 
 
-def close_window(services: Services, notice: dict[str, Any], already: int = 0) -> int:
-    """Move the clocks to the day after the notice's window closes (oversight's background
-    step then reports the window); the offset in days, to keep for later steps."""
-    closes = date.fromisoformat(notice["window"]["closes"])
-    offset = max(already, OFFSET["days"], (closes - datetime.now(UTC).date()).days + 2)
-    # Both move together: ranking asks oversight for the exclusions in force on its own date.
-    for name in ("ranking", "oversight"):
-        services.stop(name)
-        services.start(name, FORERUNNER_CLOCK_OFFSET_DAYS=str(offset))
-    OFFSET["days"] = offset
-    return offset
+class Restarts(Protocol):
+    """What holds the services of a walk: the harness's processes, or the stack's replicas."""
+
+    def restart(self, name: str, /, **settings: str) -> None: ...
 
 
 # The clocks' current offset, for a service started again later in the walk.
 OFFSET = {"days": 0}
+
+
+def move_clocks(services: Restarts, past: date) -> int:
+    """Restart ranking and oversight with their clocks on the day after ``past`` (or further
+    on, never back); the offset in days, to keep for later steps."""
+    offset = max(OFFSET["days"], (past - datetime.now(UTC).date()).days + 2)
+    # Both move together: ranking asks oversight for the exclusions in force on its own date.
+    # Oversight first, so that a notice ranking sends once moved opens its window on the new
+    # date, as it would have then.
+    for name in ("oversight", "ranking"):
+        services.restart(name, FORERUNNER_CLOCK_OFFSET_DAYS=str(offset))
+    OFFSET["days"] = offset
+    return offset
+
+
+def close_window(services: Restarts, notice: dict[str, Any]) -> int:
+    """Move the clocks past the day the notice's window closes (oversight's background step
+    then reports the window)."""
+    return move_clocks(services, date.fromisoformat(notice["window"]["closes"]))
+
+
+def shortlist(ranking: httpx.Client, run_id: str, own: dict[str, str]) -> dict[str, Any]:
+    return dict(ok(ranking.post(f"/v1/runs/{run_id}/shortlist", headers=own)))
+
+
+def commit(ranking: httpx.Client, entry_id: str, own: dict[str, str]) -> None:
+    ok(
+        ranking.post(
+            f"/v1/shortlist-entries/{entry_id}/commitment",
+            json={"text": "本企业承诺产品持续符合所声明的企业标准。", "agreed": True},
+            headers=own,
+        )
+    )
+
+
+def file_complaint(oversight: httpx.Client, target: dict[str, str], **filed: str) -> str:
+    """An anonymous complaint or report (kind, grounds, description); the id of its case."""
+    complaint = ok(oversight.post("/v1/complaints", json={"target": target, **filed}))
+    progress = oversight.get(
+        f"/v1/complaints/{complaint['tracking_no']}",
+        headers={"X-Access-Code": complaint["access_code"]},
+    )
+    return str(ok(progress)["progress"]["case_id"])
+
+
+def title_when(ranking: httpx.Client, title_id: str, status: str) -> dict[str, Any]:
+    """The title once it has this status (waits for the background work that moves it)."""
+
+    def moved() -> dict[str, Any] | None:
+        title = ok(ranking.get(f"/v1/titles/{title_id}"))
+        return dict(title) if title["status"] == status else None
+
+    return dict(wait_for(moved, timeout=60))
+
+
+def withdraw(registry: httpx.Client, standard: dict[str, Any], reason: str) -> None:
+    current = registry.get(f"/v1/standards/{standard['id']}")
+    ok(
+        registry.post(
+            f"/v1/standards/{standard['id']}/withdrawal",
+            json={"reason": reason},
+            headers={**standard["headers"], "If-Match": current.headers["ETag"]},
+        )
+    )
+
 
 __all__ = [
     "activate",

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
+from prometheus_client import generate_latest
 from sqlalchemy import select
 
 from services.kit import audit
 from services.kit.auth import Principal, Role
 from services.kit.background import Periodic
 from services.kit.clock import FixedClock
+from services.kit.observability import Metrics
 from services.kit.preconditions import Precondition, etag
 from services.kit.problems import PreconditionFailed
 from services.registry.models import kit_tables
@@ -53,6 +57,30 @@ async def test_periodic_drains_work_then_waits_and_survives_a_failing_step():
     await asyncio.wait_for(task, 1)
     # 3, 2, 1 back to back, then 0 (idle), then the failure, then idle passes again.
     assert len(calls) >= 6
+
+
+async def test_each_replica_counts_its_background_passes_and_items():
+    queue = [2, 1]
+
+    async def step(app: object) -> int:
+        return queue.pop(0) if queue else 0
+
+    app = SimpleNamespace(state=SimpleNamespace(metrics=Metrics("ranking")))
+    stop = asyncio.Event()
+    tasks = [
+        asyncio.create_task(Periodic(name, 0.01, step).run_forever(app, stop))
+        for name in ("lapses", "feed")
+    ]
+    await asyncio.sleep(0.1)
+    stop.set()
+    await asyncio.wait_for(asyncio.gather(*tasks), 1)
+    exposed = generate_latest(app.state.metrics.registry).decode()
+    items = re.findall(r'background_items_total\{service="ranking",step="(\w+)"\} (\S+)', exposed)
+    assert sum(float(n) for _, n in items) == 3  # each item once, whichever loop took it
+    for name in ("lapses", "feed"):
+        passes = re.search(rf'background_passes_total\{{[^}}]*step="{name}"\}} (\S+)', exposed)
+        assert passes is not None, exposed
+        assert float(passes.group(1)) >= 2, exposed  # the busy passes and at least one idle
 
 
 async def test_record_many_writes_one_row_each(session):

@@ -16,8 +16,11 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
-from scripts.stack import StackUnavailable, ensure_installed, free_port
+from scripts.gateway import SERVICES
+from scripts.stack import Stack, StackUnavailable, ensure_installed, free_port
+from services.kit.migrations import upgrade
 from tests.conftest import _drop_database, _recreate_database, _run_id, _server_url
+from tests.e2e.harness import next_years_calendar
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 START_TIMEOUT = 120
@@ -36,7 +39,8 @@ def binaries() -> dict[str, str]:
 def stack_database(request: pytest.FixtureRequest) -> Iterator[str]:
     """A database of its own: the stack commits, and other tests count what they find."""
     server = _server_url()
-    name = f"forerunner_test_{_run_id(request.config)}_stack"
+    module = request.module.__name__.rsplit(".", 1)[-1]
+    name = f"forerunner_test_{_run_id(request.config)}_{module}"
     asyncio.run(_recreate_database(server, name))
     yield make_url(server).set(database=name).render_as_string(hide_password=False)
     asyncio.run(_drop_database(server, name))
@@ -86,3 +90,35 @@ def stack(binaries, stack_database, tmp_path_factory) -> Iterator[dict[str, Any]
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+@pytest.fixture(scope="module")
+def live_stack(binaries, stack_database, tmp_path_factory) -> Iterator[dict[str, Any]]:
+    """The same stack run from this process, so that a walk can restart its replicas with a
+    clock offset (``Stack.restart``); every background loop polls often, in every replica."""
+    run = tmp_path_factory.mktemp("live-stack")
+    for service in SERVICES:
+        upgrade(service, stack_database)
+    stack = Stack(
+        run=run,
+        database_url=stack_database,
+        gateway_port=free_port(),
+        settings={
+            "FORERUNNER_LOG_LEVEL": "INFO",  # each replica logs the items its loops handled
+            "FORERUNNER_OUTBOX_POLL_SECONDS": "0.2",
+            "RANKING_RUN_POLL_SECONDS": "0.2",
+            "RANKING_STEPS_POLL_SECONDS": "0.3",
+            "RANKING_FEED_POLL_SECONDS": "0.3",
+            "OVERSIGHT_BACKGROUND_INTERVAL_SECONDS": "0.3",
+            "FORERUNNER_WORKDAY_CALENDAR_FILE": str(next_years_calendar(run)),
+        },
+    )
+    started = time.monotonic()
+    try:
+        stack.start(binaries)
+        ready = stack.wait_ready(START_TIMEOUT)
+        if not all(ready.values()):
+            pytest.fail(f"not ready: {ready}; logs in {run / 'logs'}")
+        yield {"stack": stack, "startup_seconds": time.monotonic() - started}
+    finally:
+        stack.stop()

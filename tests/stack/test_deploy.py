@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from scripts import gateway
-from scripts.stack import gateway_config, pgbouncer_config
+from scripts.stack import Stack, gateway_config, pgbouncer_config, refuse_clock_in_production
 from services.kit.db import Database, session_settings
 from services.kit.settings import ServiceSettings
 
@@ -169,3 +169,43 @@ def test_the_kit_behind_pgbouncer_keeps_no_statement_beyond_a_transaction():
     assert pooled._read_pool_args["server_settings"] == {"application_name": "service"}
     assert "statement_cache_size" not in direct.connect_args
     assert direct.connect_args["server_settings"]["lock_timeout"] == "5000"
+
+
+@pytest.mark.parametrize(
+    ("env", "refused"),
+    [
+        ({"FORERUNNER_ENVIRONMENT": "production", "FORERUNNER_CLOCK_OFFSET_DAYS": "3"}, True),
+        ({"FORERUNNER_ENVIRONMENT": "production", "RANKING_CLOCK_OFFSET_DAYS": "0.5"}, True),
+        ({"RANKING_ENVIRONMENT": "Production", "FORERUNNER_CLOCK_OFFSET_DAYS": "3"}, True),
+        ({"FORERUNNER_ENVIRONMENT": "production", "FORERUNNER_CLOCK_OFFSET_DAYS": "0"}, False),
+        ({"FORERUNNER_CLOCK_OFFSET_DAYS": "3"}, False),
+        ({"FORERUNNER_ENVIRONMENT": "test", "RANKING_CLOCK_OFFSET_DAYS": "3"}, False),
+        # The service's own prefix wins, as in its settings.
+        (
+            {
+                "RANKING_ENVIRONMENT": "development",
+                "FORERUNNER_ENVIRONMENT": "production",
+                "FORERUNNER_CLOCK_OFFSET_DAYS": "3",
+            },
+            False,
+        ),
+    ],
+)
+def test_the_stack_moves_no_clock_in_production(env, refused):
+    if refused:
+        with pytest.raises(ValueError, match="production keeps the real time"):
+            refuse_clock_in_production("ranking", env)
+    else:
+        refuse_clock_in_production("ranking", env)
+
+
+def test_a_clock_move_in_production_stops_no_replica(tmp_path):
+    stack = Stack(
+        run=tmp_path,
+        database_url="postgresql+asyncpg://postgres@127.0.0.1:5432/postgres",
+        env={"FORERUNNER_ENVIRONMENT": "production"},
+        replicas={"ranking": [1, 2]},  # no child runs: a stop would fail to find one
+    )
+    with pytest.raises(ValueError, match="production keeps the real time"):
+        stack.restart("ranking", FORERUNNER_CLOCK_OFFSET_DAYS="2")
+    assert stack.overrides == {}
