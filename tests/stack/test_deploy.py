@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 from pathlib import Path
 
+import httpx
 import kubernetes_validate
 import pytest
 import yaml
 
 from scripts import gateway
-from scripts.stack import Stack, gateway_config, pgbouncer_config, refuse_clock_in_production
+from scripts.stack import (
+    Stack,
+    free_port,
+    gateway_config,
+    pgbouncer_config,
+    refuse_clock_in_production,
+)
 from services.kit.db import Database, session_settings
 from services.kit.settings import ServiceSettings
 
@@ -140,6 +148,35 @@ def test_nginx_accepts_the_stack_gateway_config(binaries, tmp_path):
     conf.write_text(gateway_config(tmp_path, 18080, servers))
     checked = _nginx_t(binaries, conf)
     assert checked.returncode == 0, checked.stderr
+
+
+def test_a_service_that_does_not_answer_is_a_503_problem_with_retry_after(binaries, tmp_path):
+    (tmp_path / "nginx").mkdir()
+    conf = tmp_path / "nginx" / "nginx.conf"
+    port = free_port()
+    dead = {s: [free_port(), free_port()] for s in gateway.SERVICES}  # nothing listens there
+    conf.write_text(gateway_config(tmp_path, port, dead))
+    nginx = subprocess.Popen(
+        [binaries["nginx"], "-p", str(conf.parent), "-c", str(conf), "-g", "daemon off;"],
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        answer = None
+        for _ in range(50):
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/v1/standards", timeout=5)
+                break
+            except httpx.ConnectError:
+                time.sleep(0.1)
+        assert answer is not None, "nginx did not start"
+        assert answer.status_code == 503  # not the upstream's 502 under a body saying 503
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.json()["status"] == 503
+        assert answer.json()["code"] == "service_unavailable"
+        assert answer.headers["retry-after"] == "1"
+    finally:
+        nginx.terminate()
+        nginx.wait(10)
 
 
 def test_pgbouncer_pools_per_service_with_the_kits_session_settings(tmp_path):
