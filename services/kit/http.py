@@ -68,6 +68,9 @@ def error_from_response(response: httpx.Response) -> ServiceError:
         body = {}
     code = str(body.get("code", "error"))
     detail = str(body.get("detail", response.reason_phrase))
+    if 300 <= response.status_code < 400:
+        code = "redirected"
+        detail = f"redirected to {response.headers.get('location', '?')}: check the service URL"
     errors = body.get("errors") if isinstance(body.get("errors"), list) else None
     status = response.status_code
     cls: type[ServiceError]
@@ -146,7 +149,9 @@ class ServiceClient:
 
     async def _send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
         response = await self._client.send(request, stream=stream)
-        if response.status_code >= 400:
+        # A redirect is no answer either: a peer's URL pointing at a gateway that redirects
+        # (http to https, say) must not count a decision delivered that never arrived.
+        if response.status_code >= 300:
             if stream:
                 await response.aread()
                 await response.aclose()

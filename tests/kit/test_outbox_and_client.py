@@ -130,6 +130,24 @@ async def test_client_retries_connect_errors_and_503_then_succeeds():
     assert calls == 3
 
 
+async def test_a_redirect_is_an_error_not_a_delivery():
+    calls = 0
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(301, headers={"Location": "https://x/v1/y"})
+
+    client = ServiceClient("http://x", "t", backoff=0, transport=httpx.MockTransport(handler))
+    with pytest.raises(ServiceUnreachable) as raised:
+        await client.request("POST", "/v1/y", json={}, idempotency_key="k")
+    assert raised.value.status == 301
+    assert raised.value.code == "redirected"
+    assert "https://x/v1/y" in raised.value.detail
+    assert not raised.value.retryable  # an operator's fix: the outbox keeps it as failed
+    assert calls == 1
+
+
 async def test_client_does_not_retry_a_write_without_idempotency_key():
     calls = 0
 
