@@ -10,7 +10,7 @@ the caller already holds the same representation.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -42,10 +42,16 @@ class Reader:
     422, a timeout a 503: ``kit.problems``).
     """
 
-    __slots__ = ("_db",)
+    __slots__ = ("_custom", "_db")
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, custom_plans: bool = False) -> None:
         self._db = db
+        self._custom = custom_plans
+
+    def planning_each(self) -> Reader:
+        """The same reads, each planned for its own values: for statements whose best plan
+        depends on them (a search gram common or rare). Plain reads reuse a generic plan."""
+        return Reader(self._db, custom_plans=True)
 
     @property
     def memo(self) -> dict[str, Any]:
@@ -62,11 +68,32 @@ class Reader:
     async def _run(self, method: str, sql: str, args: tuple[Any, ...]) -> Any:
         try:
             async with self._db.reader() as conn:
-                return await getattr(conn, method)(sql, *args)
+                if not self._custom:
+                    return await getattr(conn, method)(sql, *args)
+                return await _planned(conn, getattr(conn, method), sql, args)
         except _DISCONNECTS:
             raise ServiceUnavailable("the database connection was lost; retry") from None
         except asyncpg.PostgresError as err:
             raise DBAPIError(None, None, err) from err
+
+
+_PLAN_EACH = "SET LOCAL plan_cache_mode = force_custom_plan"
+
+
+async def _planned(
+    conn: asyncpg.Connection, run: Callable[..., Awaitable[Any]], sql: str, args: tuple[Any, ...]
+) -> Any:
+    """``run`` in a transaction of its own that plans each statement for its values (one
+    round trip more each way). Inside a caller's transaction the setting lasts to its end."""
+    if conn.is_in_transaction():
+        await conn.execute(_PLAN_EACH)
+        return await run(sql, *args)
+    await conn.execute(f"BEGIN; {_PLAN_EACH}")
+    try:
+        return await run(sql, *args)
+    finally:
+        # After an error the transaction is aborted, and COMMIT ends it as a rollback.
+        await conn.execute("COMMIT")
 
 
 async def read_db(request: Request) -> Reader:

@@ -14,6 +14,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from services.kit.db import allow_long_statements
+from services.kit.reads import Reader
 from services.registry.app import create_app
 from services.registry.models import Enterprise
 from services.registry.settings import RegistrySettings
@@ -69,6 +70,22 @@ async def test_a_write_behind_a_held_row_lock_is_503_busy_not_a_hang(database_ur
         # Once the holder is gone the same request goes through: nothing was left half done.
         retried = await asyncio.wait_for(client.patch(**patch), HANG)
         assert retried.status_code == 200, retried.text
+    await app.state.db.dispose()
+
+
+async def test_plain_reads_reuse_a_plan_and_value_dependent_ones_plan_each(database_url):
+    app = make_kit_app(database_url, db_statement_timeout_seconds=0.3)
+    plain = Reader(app.state.db)
+    planned = plain.planning_each()
+    show = "SELECT current_setting('plan_cache_mode') AS mode"
+    assert (await plain.fetchrow(show))["mode"] == "auto"
+    assert (await planned.fetchrow(show))["mode"] == "force_custom_plan"
+    # The setting is the statement's own: the pooled connection is plain again afterwards,
+    # outside any transaction, and after a failed planned read too.
+    assert (await plain.fetchrow(show))["mode"] == "auto"
+    with pytest.raises(DBAPIError):  # the timeout, which the app answers as 503 busy
+        await planned.fetch("SELECT pg_sleep(5)")
+    assert (await plain.fetchrow(show))["mode"] == "auto"
     await app.state.db.dispose()
 
 

@@ -22,6 +22,7 @@ from pydantic import Field
 
 from services.kit.auth import Principal
 from services.kit.db import Database
+from services.kit.reads import Reader
 from services.registry.standards import reads
 from services.registry.standards.reads import SearchFilters
 from services.registry.standards.schemas import IndicatorValue, StandardSummary
@@ -66,8 +67,8 @@ async def batches(
     """
     last: Any = None
     while True:
-        async with db.reader() as conn:
-            rows = await page(conn, f, principal, last, BATCH_ROWS)
+        # Each page planned for its filters: a search word may be common or rare.
+        rows = await page(Reader(db).planning_each(), f, principal, last, BATCH_ROWS)
         if rows:
             yield rows
         if len(rows) < BATCH_ROWS:

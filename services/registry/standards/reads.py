@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
 from pydantic_core import to_json
 
 from services.kit.auth import Principal, Role
@@ -249,7 +248,7 @@ async def search(
                 f"WHERE {inner} ORDER BY s.id LIMIT {PROBE_ROWS}) s "
                 f"WHERE {outer.sql()} ORDER BY s.id LIMIT {limit + 1}"
             )
-            rows = list(await conn.fetch(sql, *window.params))
+            rows = await conn.planning_each().fetch(sql, *window.params)
     if len(rows) <= limit:
         where = conditions(f, principal)
         _after(where, cursor)
@@ -257,7 +256,7 @@ async def search(
             f"SELECT {SUMMARY_COLUMNS} FROM registry.standards s "  # noqa: S608
             f"WHERE {where.sql()} ORDER BY s.id LIMIT {limit + 1}"
         )
-        rows = list(await conn.fetch(sql, *where.params))
+        rows = await conn.planning_each().fetch(sql, *where.params)
     return page_json(rows, limit)
 
 
@@ -301,7 +300,7 @@ async def one(conn: Reader, standard_id: uuid.UUID) -> StandardView | None:
 
 
 async def export_page(
-    conn: asyncpg.Connection,
+    conn: Reader,
     f: SearchFilters,
     principal: Principal | None,
     after: uuid.UUID | None,
@@ -316,7 +315,7 @@ async def export_page(
 
 
 async def export_lines(
-    conn: asyncpg.Connection, f: SearchFilters, principal: Principal | None, after: Any, limit: int
+    conn: Reader, f: SearchFilters, principal: Principal | None, after: Any, limit: int
 ) -> list[Any]:
     """``export_page`` as (id, NDJSON line) rows: the line is JSON text built by the database."""
     where = conditions(f, principal)
