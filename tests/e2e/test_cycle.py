@@ -43,18 +43,7 @@ def test_the_cycle_from_disclosure_to_a_verified_notice_chain(services: Services
             headers=REGULATOR,
         )
         assert unknown.status_code == 422  # checked against the live registry's catalogue
-        area = ok(
-            ranking.post(
-                "/v1/key-areas",
-                json={
-                    "year": 2026,
-                    "level": "municipal",
-                    "name": "家用电器",
-                    "categories": ["HA-RICE-COOKER"],
-                },
-                headers=REGULATOR,
-            )
-        )["id"]
+        area = walk.key_area(ranking)
         _, body = walk.evaluation_body(ranking, area)
         plan_id = walk.reviewed_plan(ranking, area, body)
         assert walk.plan_state(ranking, plan_id, body) == "publicity"

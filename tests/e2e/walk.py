@@ -82,6 +82,17 @@ def disclose(registry: httpx.Client) -> list[dict[str, Any]]:
     return out
 
 
+def key_area(ranking: httpx.Client) -> str:
+    """The municipal key area of rice cookers (a regulator's); its id."""
+    area = {
+        "year": 2026,
+        "level": "municipal",
+        "name": "家用电器",
+        "categories": ["HA-RICE-COOKER"],
+    }
+    return str(ok(ranking.post("/v1/key-areas", json=area, headers=REGULATOR))["id"])
+
+
 def evaluation_body(ranking: httpx.Client, area: str) -> tuple[str, dict[str, str]]:
     return apply_and_approve(
         ranking,

@@ -31,7 +31,7 @@ from sqlalchemy.engine import make_url
 from scripts.stack import Stack
 from tests.e2e import walk
 from tests.e2e.harness import wait_for
-from tests.e2e.walk import REGULATOR, ok
+from tests.e2e.walk import ok
 
 pytestmark = pytest.mark.stack
 
@@ -161,18 +161,7 @@ def test_the_cycle_through_the_gateway_with_both_replicas_at_work(
         by_uscc = {s["uscc"]: s for s in standards}
         lap("disclose")
 
-        area = ok(
-            api.post(
-                "/v1/key-areas",
-                json={
-                    "year": 2026,
-                    "level": "municipal",
-                    "name": "家用电器",
-                    "categories": ["HA-RICE-COOKER"],
-                },
-                headers=REGULATOR,
-            )
-        )["id"]
+        area = walk.key_area(api)
         _, body = walk.evaluation_body(api, area)
         plan_id = walk.reviewed_plan(api, area, body)
         assert walk.plan_state(api, plan_id, body) == "publicity"
