@@ -35,9 +35,11 @@ class Oversight:
         self.exclusions: list[dict[str, Any]] = []
         self.up = True
         self.calls: list[str] = []
+        self.asked_on: str | None = None
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         self.calls.append(f"{request.method} {request.url.path}")
+        self.asked_on = request.url.params.get("on")
         if not self.up:
             raise httpx.ConnectError("oversight is down", request=request)
         if request.url.path == "/v1/exclusions":

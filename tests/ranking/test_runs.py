@@ -4,6 +4,7 @@ verification, failures that leave nothing half-stored, and who may do what."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -11,6 +12,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from services.clients.registry import RegistryClient
+from services.kit.clock import FixedClock
 from services.ranking import engine
 from services.ranking.models import RunResult, RunSnapshot
 from services.ranking.runs import snapshot as snap
@@ -193,6 +195,22 @@ async def test_exclusions_from_oversight_are_applied(
     why = (await api.get(f"/v1/runs/{run['id']}/explanations/{seeded['A']['id']}")).json()
     assert why["reasons"][0]["reason"] == "pre_excluded"
     assert "弄虚作假" in why["reasons"][0]["detail"]
+
+
+async def test_exclusions_are_asked_for_the_beijing_date(
+    api, ranking_app, session, registry_http, oversight
+):
+    # 16:30 UTC on 2 March is 00:30 on 3 March in Beijing, the date oversight's exclusions
+    # start and end on: one decided that morning is already in force.
+    clock: FixedClock = ranking_app.state.clock
+    before = clock.now()
+    clock.set(datetime(2026, 3, 2, 16, 30, tzinfo=UTC))
+    try:
+        _, plan_id, own = await ready(api, session, registry_http)
+        await run_once(api, ranking_app, plan_id, own)
+    finally:
+        clock.set(before)
+    assert oversight.asked_on == "2026-03-03"
 
 
 async def test_without_oversight_the_run_fails_with_a_reason(

@@ -22,6 +22,7 @@ from services.clients.oversight import OversightClient
 from services.clients.registry import Disclosure, RegistryClient
 from services.kit.background import Periodic
 from services.kit.http import ServiceError
+from services.kit.workdays import today_shanghai
 from services.ranking import engine
 from services.ranking.models import Run, RunSnapshot
 from services.ranking.plans import repository as plans
@@ -132,7 +133,9 @@ async def execute(app: FastAPI, run: Run) -> None:
         disclosures = await fetch_disclosures(
             app.state.registry, content.categories, settings.run_fetch_attempts
         )
-        exclusions = await fetch_exclusions(app.state.oversight, app.state.clock.now().date())
+        # Oversight's dates are Beijing dates: after 16:00 UTC the UTC date is a day behind.
+        on = today_shanghai(app.state.clock.now())
+        exclusions = await fetch_exclusions(app.state.oversight, on)
         inputs = snap.Inputs(
             str(run.plan_id), run.plan_version, version.content, disclosures, exclusions
         )
