@@ -19,7 +19,7 @@ from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.clients.oversight import OversightClient
-from services.clients.registry import Disclosure, RegistryClient
+from services.clients.registry import DisclosureLine, RegistryClient
 from services.kit.background import Periodic
 from services.kit.http import ServiceError
 from services.ranking import engine
@@ -62,16 +62,17 @@ def compute(inputs: snap.Inputs) -> Computed:
 
 async def fetch_disclosures(
     registry: RegistryClient, categories: list[str], attempts: int
-) -> list[Disclosure]:
+) -> list[DisclosureLine]:
     """Every current disclosure of the categories; a broken stream starts the fetch over."""
     last: ServiceError | None = None
     for attempt in range(attempts):
         if attempt:
             await asyncio.sleep(FETCH_BACKOFF_SECONDS * attempt)
         try:
-            out: list[Disclosure] = []
+            out: list[DisclosureLine] = []
             for category in categories:
-                out.extend([d async for d in registry.standards_by_category(category)])
+                async for batch in registry.current_disclosure_lines(category):
+                    out.extend(batch)
             return out
         except ServiceError as exc:
             log.warning("registry read failed (attempt %d): %s", attempt + 1, exc)
