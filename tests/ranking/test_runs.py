@@ -3,6 +3,7 @@ verification, failures that leave nothing half-stored, and who may do what."""
 
 from __future__ import annotations
 
+import gc
 import uuid
 from typing import Any
 
@@ -176,6 +177,42 @@ async def test_a_run_end_to_end_agrees_with_the_engine(api, ranking_app, session
     # A succeeded run never changes: the worker has nothing more to do.
     assert await worker.run_step(ranking_app) == 0
     assert (await api.get(f"/v1/runs/{run['id']}")).json() == run
+
+
+async def test_the_collector_is_held_off_while_a_run_is_carried_out(
+    api, ranking_app, session, registry_http, monkeypatch
+):
+    _, plan_id, own = await ready(api, session, registry_http)
+    real, seen = worker.compute, []
+
+    def compute(inputs: snap.Inputs) -> worker.Computed:
+        seen.append(gc.isenabled())
+        return real(inputs)
+
+    monkeypatch.setattr(worker, "compute", compute)
+    assert gc.isenabled()
+    run = await run_once(api, ranking_app, plan_id, own)
+    assert (run["state"], seen) == ("succeeded", [False])
+    assert gc.isenabled()
+
+
+def test_the_collector_pause_ends_with_the_last_run_whatever_happens():
+    assert gc.isenabled()
+    with worker.collector_paused():
+        with worker.collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # another run is still under way
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), worker.collector_paused():
+        raise RuntimeError("the run broke")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with worker.collector_paused():
+            pass
+        assert not gc.isenabled()  # it was off before: it stays off
+    finally:
+        gc.enable()
 
 
 async def test_exclusions_from_oversight_are_applied(

@@ -10,7 +10,11 @@ half-stored, and the run ends failed with a reason or is taken up again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import logging
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,7 +126,46 @@ async def _store(sessionmaker: async_sessionmaker[AsyncSession], run: Run, done:
     return True
 
 
+class _CollectorPause:
+    """The cyclic garbage collector held off while runs are carried out in this process.
+
+    A run of 10,000 candidates makes some 200,000 objects that live until its rows are
+    stored, and none is part of a cycle: left on, the collector takes them for long-lived
+    and walks the whole heap of the service once or twice a run (0.15 s and more each
+    time, a quarter of the run). Reference counting still frees them all; whatever cyclic
+    garbage other requests leave meanwhile is collected once the last run is over.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runs = 0
+        self._was_enabled = False
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            if self._runs == 0:
+                self._was_enabled = gc.isenabled()
+                gc.disable()
+            self._runs += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._runs -= 1
+                if self._runs == 0 and self._was_enabled:
+                    gc.enable()
+
+
+collector_paused = _CollectorPause()
+
+
 async def execute(app: FastAPI, run: Run) -> None:
+    with collector_paused():
+        await _execute(app, run)
+
+
+async def _execute(app: FastAPI, run: Run) -> None:
     settings: RankingSettings = app.state.settings
     sessionmaker = app.state.db.sessionmaker
     try:
