@@ -183,16 +183,21 @@ async def test_the_collector_is_held_off_while_a_run_is_carried_out(
     api, ranking_app, session, registry_http, monkeypatch
 ):
     _, plan_id, own = await ready(api, session, registry_http)
-    real, seen = worker.compute, []
+    real_rank, real_seal, seen = worker.rank, worker.seal, []
 
-    def compute(inputs: snap.Inputs) -> worker.Computed:
+    def rank(inputs: snap.Inputs) -> worker.Ranked:
         seen.append(gc.isenabled())
-        return real(inputs)
+        return real_rank(inputs)
 
-    monkeypatch.setattr(worker, "compute", compute)
+    def seal(ranked: worker.Ranked) -> worker.Sealed:
+        seen.append(gc.isenabled())
+        return real_seal(ranked)
+
+    monkeypatch.setattr(worker, "rank", rank)
+    monkeypatch.setattr(worker, "seal", seal)
     assert gc.isenabled()
     run = await run_once(api, ranking_app, plan_id, own)
-    assert (run["state"], seen) == ("succeeded", [False])
+    assert (run["state"], seen) == ("succeeded", [False, False])
     assert gc.isenabled()
 
 
@@ -250,6 +255,26 @@ async def test_without_oversight_the_run_fails_with_a_reason(
     refused = await api.get(f"/v1/runs/{run['id']}/rankings", headers=own)
     assert (refused.status_code, refused.json()["code"]) == (409, "run_not_succeeded")
     assert (await api.get(f"/v1/runs/{run['id']}")).status_code == 404  # not public
+
+
+async def test_a_failure_while_sealing_leaves_no_rows_and_fails_the_run(
+    api, ranking_app, session, registry_http, monkeypatch
+):
+    """The rows go in while a thread seals the run: if sealing breaks, the COPY is undone."""
+    _, plan_id, own = await ready(api, session, registry_http)
+
+    def seal(ranked: worker.Ranked) -> worker.Sealed:
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(worker, "seal", seal)
+    run = await run_once(api, ranking_app, plan_id, own)
+    assert (run["state"], run["reason"]) == ("failed", "internal error (ZeroDivisionError)")
+    run_id = uuid.UUID(run["id"])
+    for table in (RunResult, RunSnapshot):
+        stored = await session.execute(
+            select(func.count()).select_from(table).where(table.run_id == run_id)
+        )
+        assert stored.scalar_one() == 0
 
 
 class BreakingExport(httpx.AsyncBaseTransport):

@@ -3,8 +3,9 @@
 A replica claims one queued run in a short transaction, then, outside any transaction, reads
 the plan's categories from the registry and the exclusions from oversight, builds the
 snapshot and ranks it in a worker thread. Everything is stored in one last transaction, and
-only if the run is still this replica's claim: a failure anywhere before leaves nothing
-half-stored, and the run ends failed with a reason or is taken up again.
+only if the run is still this replica's claim (the snapshot is packed and digested in a
+thread while the rows go in): a failure anywhere before leaves nothing half-stored, and the
+run ends failed with a reason or is taken up again.
 """
 
 from __future__ import annotations
@@ -43,25 +44,48 @@ class RunFailed(Exception):
 
 
 @dataclass(frozen=True)
-class Computed:
+class Ranked:
+    """A run ranked: its snapshot, the engine's result and the rows to store."""
+
     snapshot: dict[str, Any]
     result: engine.EngineResult
     rows: list[snap.Row]
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """What a run is checked by: its packed snapshot and that snapshot's SHA-256, and the
+    digest of its rows (the result's own digests are cached on the result)."""
+
     body: bytes
     sha256: str
     rows_digest: str
 
 
-def compute(inputs: snap.Inputs) -> Computed:
+class SealFailed(Exception):
+    """Sealing a ranked run raised; the cause is the error."""
+
+
+def rank(inputs: snap.Inputs) -> Ranked:
     """Snapshot, rank and lay out the rows: CPU work, called in a worker thread."""
     snapshot = snap.build(inputs)
     result = engine.rank(snap.batch(snapshot))
-    rows = snap.rows(snapshot, result)
-    body, sha = snap.pack(snapshot)
-    # Digests are computed here, off the event loop, and cached on the result.
-    result.input_digest()
-    result.result_digest()
-    return Computed(snapshot, result, rows, body, sha, snap.rows_digest(rows))
+    return Ranked(snapshot, result, snap.rows(snapshot, result))
+
+
+def seal(ranked: Ranked) -> Sealed:
+    """Pack the snapshot and compute every digest: CPU work, in a worker thread while the
+    rows are being stored."""
+    body, sha = snap.pack(ranked.snapshot)
+    ranked.result.input_digest()
+    ranked.result.result_digest()
+    return Sealed(body, sha, snap.rows_digest(ranked.rows))
+
+
+def compute(inputs: snap.Inputs) -> tuple[Ranked, Sealed]:
+    """All of a run's CPU work in one call (the run itself seals while it stores)."""
+    ranked = rank(inputs)
+    return ranked, seal(ranked)
 
 
 async def fetch_disclosures(
@@ -102,28 +126,40 @@ async def _fail(sessionmaker: async_sessionmaker[AsyncSession], run: Run, reason
         )
 
 
-async def _store(sessionmaker: async_sessionmaker[AsyncSession], run: Run, done: Computed) -> bool:
-    """Everything in one transaction, if the run is still this claim's."""
+async def _store(
+    sessionmaker: async_sessionmaker[AsyncSession], run: Run, ranked: Ranked
+) -> Sealed | None:
+    """Everything in one transaction, if the run is still this claim's (None when another
+    replica has taken it over). A 10,000-row COPY is mostly the database's work (its indexes
+    and foreign key), so a thread seals the run meanwhile; if sealing fails (``SealFailed``)
+    or the database does, the transaction is undone."""
     async with sessionmaker() as session, session.begin():
         current = await repository.get(session, run.id, lock=True)
         if current is None or current.state != "running" or current.attempts != run.attempts:
-            return False
-        session.add(RunSnapshot(run_id=run.id, body=done.body, sha256=done.sha256))
-        await session.flush()
-        await repository.store_rows(session, run.id, done.rows)
-        res = done.result
+            return None
+        sealing = asyncio.ensure_future(asyncio.to_thread(seal, ranked))
+        try:
+            await repository.store_rows(session, run.id, ranked.rows)
+        finally:
+            await asyncio.wait([sealing])  # the thread is done before the transaction ends
+            failure = sealing.exception()
+        if failure is not None:
+            raise SealFailed() from failure
+        sealed = sealing.result()
+        session.add(RunSnapshot(run_id=run.id, body=sealed.body, sha256=sealed.sha256))
+        res = ranked.result
         current.state = "succeeded"
         current.finished_at = func.now()
         current.lease_until = None
         current.engine_version = res.engine_version
         current.input_digest = res.input_digest()
         current.result_digest = res.result_digest()
-        current.rows_digest = done.rows_digest
+        current.rows_digest = sealed.rows_digest
         current.n_candidates = len(res)
         current.n_eligible = int(res.eligible.sum())
         current.n_selected = int(res.selected.sum())
         current.selection = {cat.code: cat.selection.to_dict() for cat in res.categories()}
-    return True
+    return sealed
 
 
 class _CollectorPause:
@@ -180,7 +216,7 @@ async def _execute(app: FastAPI, run: Run) -> None:
         inputs = snap.Inputs(
             str(run.plan_id), run.plan_version, version.content, disclosures, exclusions
         )
-        done = await asyncio.to_thread(compute, inputs)
+        ranked = await asyncio.to_thread(rank, inputs)
     except RunFailed as exc:
         await _fail(sessionmaker, run, str(exc))
         return
@@ -188,8 +224,14 @@ async def _execute(app: FastAPI, run: Run) -> None:
         log.exception("run %s failed", run.id)
         await _fail(sessionmaker, run, f"internal error ({type(exc).__name__})")
         return
-    if await _store(sessionmaker, run, done):
-        app.state.results.put(run.id, done.snapshot, done.result)
+    try:
+        sealed = await _store(sessionmaker, run, ranked)
+    except SealFailed as exc:
+        log.error("run %s failed", run.id, exc_info=exc.__cause__)
+        await _fail(sessionmaker, run, f"internal error ({type(exc.__cause__).__name__})")
+        return
+    if sealed is not None:
+        app.state.results.put(run.id, ranked.snapshot, ranked.result)
     else:
         log.warning("run %s was taken over by another replica; result dropped", run.id)
 
