@@ -80,6 +80,9 @@ async def _registry_calls(transport: httpx.AsyncBaseTransport) -> None:
     with contextlib.suppress(ServiceError):
         async for _ in client.standards_by_category("HA-RICE-COOKER"):
             pass
+    with contextlib.suppress(ServiceError):
+        async for _ in client.current_disclosure_lines("HA-RICE-COOKER"):
+            pass
     await client.aclose()
 
 
@@ -105,7 +108,7 @@ async def _oversight_calls(transport: httpx.AsyncBaseTransport) -> None:
 @pytest.mark.parametrize(
     ("provider", "calls", "expected"),
     [
-        ("registry", _registry_calls, 6),
+        ("registry", _registry_calls, 7),
         ("ranking", _ranking_calls, 3),
         ("oversight", _oversight_calls, 1),
     ],

@@ -3,6 +3,7 @@ verification, failures that leave nothing half-stored, and who may do what."""
 
 from __future__ import annotations
 
+import gc
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -180,6 +181,47 @@ async def test_a_run_end_to_end_agrees_with_the_engine(api, ranking_app, session
     assert (await api.get(f"/v1/runs/{run['id']}")).json() == run
 
 
+async def test_the_collector_is_held_off_while_a_run_is_carried_out(
+    api, ranking_app, session, registry_http, monkeypatch
+):
+    _, plan_id, own = await ready(api, session, registry_http)
+    real_rank, real_seal, seen = worker.rank, worker.seal, []
+
+    def rank(inputs: snap.Inputs) -> worker.Ranked:
+        seen.append(gc.isenabled())
+        return real_rank(inputs)
+
+    def seal(ranked: worker.Ranked) -> worker.Sealed:
+        seen.append(gc.isenabled())
+        return real_seal(ranked)
+
+    monkeypatch.setattr(worker, "rank", rank)
+    monkeypatch.setattr(worker, "seal", seal)
+    assert gc.isenabled()
+    run = await run_once(api, ranking_app, plan_id, own)
+    assert (run["state"], seen) == ("succeeded", [False, False])
+    assert gc.isenabled()
+
+
+def test_the_collector_pause_ends_with_the_last_run_whatever_happens():
+    assert gc.isenabled()
+    with worker.collector_paused():
+        with worker.collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # another run is still under way
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), worker.collector_paused():
+        raise RuntimeError("the run broke")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with worker.collector_paused():
+            pass
+        assert not gc.isenabled()  # it was off before: it stays off
+    finally:
+        gc.enable()
+
+
 async def test_exclusions_from_oversight_are_applied(
     api, ranking_app, session, registry_http, oversight
 ):
@@ -231,6 +273,26 @@ async def test_without_oversight_the_run_fails_with_a_reason(
     refused = await api.get(f"/v1/runs/{run['id']}/rankings", headers=own)
     assert (refused.status_code, refused.json()["code"]) == (409, "run_not_succeeded")
     assert (await api.get(f"/v1/runs/{run['id']}")).status_code == 404  # not public
+
+
+async def test_a_failure_while_sealing_leaves_no_rows_and_fails_the_run(
+    api, ranking_app, session, registry_http, monkeypatch
+):
+    """The rows go in while a thread seals the run: if sealing breaks, the COPY is undone."""
+    _, plan_id, own = await ready(api, session, registry_http)
+
+    def seal(ranked: worker.Ranked) -> worker.Sealed:
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(worker, "seal", seal)
+    run = await run_once(api, ranking_app, plan_id, own)
+    assert (run["state"], run["reason"]) == ("failed", "internal error (ZeroDivisionError)")
+    run_id = uuid.UUID(run["id"])
+    for table in (RunResult, RunSnapshot):
+        stored = await session.execute(
+            select(func.count()).select_from(table).where(table.run_id == run_id)
+        )
+        assert stored.scalar_one() == 0
 
 
 class BreakingExport(httpx.AsyncBaseTransport):

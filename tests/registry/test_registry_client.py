@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import re
 from collections.abc import AsyncIterator
@@ -13,6 +14,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.clients.registry import Disclosure, RegistryClient
@@ -39,11 +41,13 @@ class Recording(httpx.AsyncBaseTransport):
     def __init__(self, app: FastAPI) -> None:
         self.inner = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         self.calls: list[tuple[str, str]] = []
+        self.encodings: list[str | None] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         call = (request.method, request.url.path)
         assert any(m == call[0] and p.match(call[1]) for m, p in PATTERNS), call
         self.calls.append(call)
+        self.encodings.append(request.headers.get("Accept-Encoding"))
         return await self.inner.handle_async_request(request)
 
 
@@ -100,6 +104,28 @@ async def test_standards_by_category_streams_everything_in_one_call(
     every = [d async for d in registry.standards_by_category("HA-RICE-COOKER", status=None)]
     assert sorted(str(d.id) for d in every) == sorted(ids[:3])
     assert [d async for d in registry.standards_by_category("NO-SUCH")] == []
+
+    # What a run reads: the same current standards, as plain dicts of the fields it takes.
+    lines = [
+        d for b in [b async for b in registry.current_disclosure_lines("HA-RICE-COOKER")] for d in b
+    ]
+    assert [d["id"] for d in lines] == [str(d.id) for d in got]
+    line = next(d for d in lines if d["id"] == ids[1])
+    assert set(line) == {
+        "id", "uscc", "standard_no", "category", "current_version", "enterprise_name",
+        "implementation_date", "indicators",
+    }  # fmt: skip
+    assert (line["uscc"], line["current_version"]) == (by_id[ids[1]].uscc, 1)
+    assert line["implementation_date"] == by_id[ids[1]].implementation_date
+    assert line["indicators"][0] == {
+        "code": "thermal_efficiency",
+        "operator": by_id[ids[1]].indicators[0].operator,
+        "value": 91.5,
+        "value_min": None,
+        "value_max": None,
+        "unit": "%",
+    }
+    assert transport.encodings[-1] == "identity"
 
 
 async def test_get_standard_and_its_versions(registry_client, registry):
@@ -270,3 +296,51 @@ async def test_a_reset_before_the_first_line_is_retried_as_unreachable():
             _ = [d async for d in registry.standards_by_category("HA-RICE-COOKER")]
     assert info.value.code == "unreachable"
     assert calls == 3
+
+
+async def test_disclosure_lines_are_whole_lines_however_the_bytes_are_cut():
+    """Chunks cut anywhere (inside a line, inside a character), blank lines, no newline at the
+    end: every line arrives whole, in order; a stream broken after a line is a typed error."""
+    rows = [_row(n) for n in range(1, 8)]
+    body = b"\n".join(rows).replace(b"\n\n", b"\n\n\n").rstrip(b"\n")
+    cuts = [0, 1, 5, 300, 301, 333, 900, 2000, len(body)]
+    pieces = [body[a:b] for a, b in itertools.pairwise(cuts)]
+
+    class Cut(httpx.AsyncByteStream):
+        def __init__(self, broken: bool) -> None:
+            self.broken = broken
+
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            for piece in pieces:
+                yield piece
+            if self.broken:
+                raise httpx.ReadError("connection reset")
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        broken = request.url.params["category"] == "BROKEN"
+        return httpx.Response(200, stream=Cut(broken))
+
+    transport = httpx.MockTransport(handler)
+    async with RegistryClient("http://registry", "t", transport, retries=0) as registry:
+        batches = [b async for b in registry.current_disclosure_lines("HA-RICE-COOKER")]
+        got = [d for batch in batches for d in batch]
+        assert len(batches) > 1
+        assert [d["standard_no"] for d in got] == [f"Q/12TJ {n:04d}-2024" for n in range(1, 8)]
+        assert got[0]["enterprise_name"] == "天津某电器有限公司"
+        assert "a_field_added_later" not in got[0]
+        with pytest.raises(ServiceUnreachable) as info:
+            _ = [b async for b in registry.current_disclosure_lines("BROKEN")]
+        assert info.value.code == "stream_broken"
+
+
+async def test_a_disclosure_line_with_an_id_not_in_canonical_form_is_refused():
+    row = json.loads(_row(1))
+    row["id"] = row["id"].replace("-", "")  # the same UUID, which a model would accept
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=json.dumps(row).encode() + b"\n")
+
+    transport = httpx.MockTransport(handler)
+    async with RegistryClient("http://registry", "t", transport, retries=0) as registry:
+        with pytest.raises(ValidationError):
+            _ = [b async for b in registry.current_disclosure_lines("HA-RICE-COOKER")]

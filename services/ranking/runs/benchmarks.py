@@ -17,7 +17,12 @@ from typing import Any
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.clients.registry import Disclosure, RegistryClient, StandardRecord
+from services.clients.registry import (
+    DISCLOSURE_LINE,
+    DisclosureLine,
+    RegistryClient,
+    StandardRecord,
+)
 from services.kit.auth import Principal
 from services.kit.http import ServiceError, ServiceNotFound
 from services.kit.problems import NotFound, ServiceUnavailable, ValidationFailed
@@ -43,7 +48,9 @@ async def _standard(registry: RegistryClient, standard_id: uuid.UUID) -> Standar
         ) from exc
 
 
-def with_candidate(snapshot: dict[str, Any], disclosure: Disclosure) -> tuple[dict[str, Any], bool]:
+def with_candidate(
+    snapshot: dict[str, Any], disclosure: DisclosureLine
+) -> tuple[dict[str, Any], bool]:
     """The snapshot with this disclosure's current version in place of any older one, and
     whether the run had the standard. An oversight exclusion the run applied still holds."""
     one = snap.build(
@@ -52,7 +59,7 @@ def with_candidate(snapshot: dict[str, Any], disclosure: Disclosure) -> tuple[di
         )
     )
     out = copy.deepcopy(snapshot)
-    cand, sid = out["candidates"], str(disclosure.id)
+    cand, sid = out["candidates"], disclosure["id"]
     ids: list[str] = cand["standard_id"]
     in_run = sid in ids
     i = ids.index(sid) if in_run else len(ids)
@@ -132,8 +139,11 @@ async def benchmark(
         raise ValidationFailed.for_field(
             "standard_id", "only a current standard can be benchmarked", code="standard_not_current"
         )
-    disclosure = Disclosure.model_validate(
-        {**record.model_dump(), "indicators": [i.model_dump() for i in record.content.indicators]}
+    disclosure = DISCLOSURE_LINE.validate_python(
+        {
+            **record.model_dump(mode="json"),
+            "indicators": [i.model_dump() for i in record.content.indicators],
+        }
     )
     snapshot, result = await cache.get(session, run.id)
     merged, in_run = with_candidate(snapshot, disclosure)

@@ -13,12 +13,13 @@ import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
 
 from services.clients.oversight import Exclusion
-from services.clients.registry import Disclosure, Indicator
+from services.clients.registry import DeclaredValue, DisclosureLine
 from services.ranking import engine
 from services.ranking.plans import rules
 from services.ranking.plans.schemas import IndicatorSpec, PlanContent
@@ -32,13 +33,21 @@ def canonical_json(obj: Any) -> bytes:
     ).encode()
 
 
-def declared_value(ind: Indicator, direction: str) -> float | None:
+def committed(
+    operator: str, value: float | None, low: float | None, high: float | None, direction: str
+) -> float | None:
     """The figure a declaration commits to; for a range, its worse end (the guaranteed one)."""
-    if ind.value is not None:
-        return float(ind.value)
-    if ind.operator == "range" and ind.value_min is not None and ind.value_max is not None:
-        return float(ind.value_min if direction == "higher" else ind.value_max)
+    if value is not None:
+        return float(value)
+    if operator == "range" and low is not None and high is not None:
+        return float(low if direction == "higher" else high)
     return None
+
+
+def declared_value(ind: DeclaredValue, direction: str) -> float | None:
+    return committed(
+        ind["operator"], ind.get("value"), ind.get("value_min"), ind.get("value_max"), direction
+    )
 
 
 def _worse(direction: str, value: float, baseline: float) -> bool:
@@ -52,7 +61,7 @@ class Inputs:
     plan_id: str
     plan_version: int
     content: dict[str, Any]
-    disclosures: Sequence[Disclosure]
+    disclosures: Sequence[DisclosureLine]
     exclusions: Sequence[Exclusion]
 
 
@@ -60,46 +69,30 @@ def build(inputs: Inputs) -> dict[str, Any]:
     """The snapshot: each candidate pinned to the version it declared, its values for the
     plan's indicators, and why it is excluded before ranking, if it is."""
     content = PlanContent.model_validate(inputs.content)
-    specs = {s.code: s for s in content.indicators}
-    codes = sorted(specs)
-    banned_ids = {str(e.standard_id): e for e in inputs.exclusions if e.standard_id}
-    banned_firms = {e.uscc: e for e in inputs.exclusions if e.uscc}
+    specs = sorted(((s.code, s) for s in content.indicators), key=lambda cs: cs[0])
+    codes = [code for code, _ in specs]
     wanted = set(content.categories)
-    keyed = [(d.category, d.standard_no, str(d.id), d) for d in inputs.disclosures]
-    keyed = sorted((k for k in keyed if k[0] in wanted), key=lambda k: k[:3])
-    rows = [k[3] for k in keyed]
-    ids = [str(d.id) for d in rows]
+    key = itemgetter("category", "standard_no", "id")
+    rows = sorted((d for d in inputs.disclosures if d["category"] in wanted), key=key)
     columns: dict[str, list[Any]] = {
-        "standard_id": ids,
-        "version": [d.current_version for d in rows],
-        "standard_no": [d.standard_no for d in rows],
-        "uscc": [d.uscc for d in rows],
-        "enterprise": [d.enterprise_name for d in rows],
-        "category": [d.category for d in rows],
+        "standard_id": [d["id"] for d in rows],
+        "version": [d["current_version"] for d in rows],
+        "standard_no": [d["standard_no"] for d in rows],
+        "uscc": [d["uscc"] for d in rows],
+        "enterprise": [d["enterprise_name"] for d in rows],
+        "category": [d["category"] for d in rows],
     }
     values: dict[str, list[float | None]] = {c: [] for c in codes}
     excluded: dict[str, str] = {}
-    implemented_by = content.eligibility.implemented_by
-    for sid, d in zip(ids, rows, strict=True):
-        declared = {i.code: i for i in d.indicators if i.code}
+    check = _Checks(content, inputs.exclusions)
+    for d in rows:
+        declared = {i["code"]: i for i in d.get("indicators") or () if i.get("code")}
         why: list[str] = []
-        for code in codes:
-            spec, ind = specs[code], declared.get(code)
-            value = declared_value(ind, spec.direction or "higher") if ind is not None else None
-            if ind is not None and ind.unit is not None and ind.unit != spec.unit:
-                why.append(f"{code} is declared in {ind.unit!r}, the plan compares {spec.unit!r}")
-                value = None
-            values[code].append(value)
-            if spec.weight == 0:
-                why.extend(_gate(spec, value))
-        ban = banned_ids.get(sid) or banned_firms.get(d.uscc)
-        if ban is not None:
-            until = f" until {ban.ends_on.isoformat()}" if ban.ends_on else ""
-            why.append(f"excluded by oversight{until}: {ban.reason}".strip())
-        if implemented_by is not None and not _in_force(d.implementation_date, implemented_by):
-            why.append(f"not in force by {implemented_by.isoformat()}")
+        for code, spec in specs:
+            values[code].append(check.value(spec, declared.get(code), why))
+        check.exclusion(d, why)
         if why:
-            excluded[sid] = "; ".join(why)
+            excluded[d["id"]] = "; ".join(why)
     return {
         "format": FORMAT,
         "plan_id": inputs.plan_id,
@@ -109,6 +102,40 @@ def build(inputs: Inputs) -> dict[str, Any]:
         "excluded": excluded,
         "exclusions_in_force": len(inputs.exclusions),
     }
+
+
+class _Checks:
+    """The per-candidate rules of ``build``: a declared value as the plan compares it, and the
+    exclusions before ranking (oversight's, and the plan's own eligibility)."""
+
+    def __init__(self, content: PlanContent, exclusions: Sequence[Exclusion]) -> None:
+        self.banned_ids = {str(e.standard_id): e for e in exclusions if e.standard_id}
+        self.banned_firms = {e.uscc: e for e in exclusions if e.uscc}
+        self.implemented_by = content.eligibility.implemented_by
+
+    @staticmethod
+    def value(spec: IndicatorSpec, ind: DeclaredValue | None, why: list[str]) -> float | None:
+        """The value the plan ranks (None when missing or in another unit); reasons to
+        exclude the candidate go to ``why``."""
+        value = None
+        if ind is not None:
+            value = declared_value(ind, spec.direction or "higher")
+            unit = ind.get("unit")
+            if unit is not None and unit != spec.unit:
+                why.append(f"{spec.code} is declared in {unit!r}, the plan compares {spec.unit!r}")
+                value = None
+        if spec.weight == 0:
+            why.extend(_gate(spec, value))
+        return value
+
+    def exclusion(self, d: DisclosureLine, why: list[str]) -> None:
+        ban = self.banned_ids.get(d["id"]) or self.banned_firms.get(d["uscc"])
+        if ban is not None:
+            until = f" until {ban.ends_on.isoformat()}" if ban.ends_on else ""
+            why.append(f"excluded by oversight{until}: {ban.reason}".strip())
+        by = self.implemented_by
+        if by is not None and not _in_force(d.get("implementation_date"), by):
+            why.append(f"not in force by {by.isoformat()}")
 
 
 def _gate(spec: IndicatorSpec, value: float | None) -> list[str]:

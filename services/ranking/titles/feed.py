@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.clients.registry import ChangeRecord, RegistryClient
 from services.kit.http import ServiceNotFound
 from services.ranking.models import FeedCursor, Title
-from services.ranking.runs.snapshot import declared_value
+from services.ranking.runs.snapshot import committed
 from services.ranking.shortlists.facts import shortfall
 from services.ranking.titles import repository
 from services.ranking.titles.service import move
@@ -74,7 +74,11 @@ async def _versioned(
         for code, t in title.thresholds.items():
             ind = declared.get(code)
             comparable = ind is not None and (ind.unit is None or ind.unit == t.get("unit"))
-            values[code] = declared_value(ind, t["direction"]) if comparable and ind else None
+            values[code] = (
+                committed(ind.operator, ind.value, ind.value_min, ind.value_max, t["direction"])
+                if comparable and ind
+                else None
+            )
         why = shortfall(title.thresholds, values)
         if why is not None:
             reason = f"version {version.n}: {why}; pending review by the evaluation body"

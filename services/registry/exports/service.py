@@ -145,7 +145,7 @@ def csv_row(row: Any) -> list[Any]:
 
 def ndjson_lines(batch: Sequence[Any]) -> bytes:
     """A page of lines the database wrote (``reads.EXPORT_LINES``): Python only joins them."""
-    return ("\n".join([row["line"] for row in batch]) + "\n").encode()
+    return b"\n".join([row["line"] for row in batch]) + b"\n"
 
 
 async def ndjson_body(rows: AsyncIterator[Sequence[Any]]) -> AsyncIterator[bytes]:

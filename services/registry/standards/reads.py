@@ -51,8 +51,10 @@ WHERE {{where}} ORDER BY s.id LIMIT {{limit}}
 
 # The NDJSON export's lines, built by PostgreSQL: the shape of exports.ExportRow, with the
 # time stamp written as Python's isoformat() with "Z" (microseconds only when there are any).
+# As UTF-8 bytes (bytea), which the driver hands over as they come and Python only joins:
+# as text they were decoded, joined into a wide string and encoded again (40 ms a 10,000).
 EXPORT_LINES = """
-SELECT s.id, json_build_object(
+SELECT s.id, convert_to(json_build_object(
     'id', s.id, 'uscc', s.uscc, 'standard_no', s.standard_no,
     'standard_type', s.standard_type, 'name', s.name, 'category', s.category_code,
     'region', s.region, 'status', s.status, 'publication_date', s.publication_date,
@@ -63,7 +65,7 @@ SELECT s.id, json_build_object(
     ),
     'enterprise_name', e.name,
     'indicators', coalesce(nullif(v.content->'indicators', 'null'::jsonb), '[]'::jsonb)
-)::text AS line
+)::text, 'UTF8') AS line
 FROM registry.standards s
 JOIN registry.enterprises e ON e.uscc = s.uscc
 JOIN registry.standard_versions v ON v.standard_id = s.id AND v.n = s.current_version
@@ -317,7 +319,8 @@ async def export_page(
 async def export_lines(
     conn: Reader, f: SearchFilters, principal: Principal | None, after: Any, limit: int
 ) -> list[Any]:
-    """``export_page`` as (id, NDJSON line) rows: the line is JSON text built by the database."""
+    """``export_page`` as (id, NDJSON line) rows: the line is JSON built by the database, as
+    UTF-8 bytes."""
     where = conditions(f, principal)
     if after is not None:
         where.add("s.id > {}", after)
