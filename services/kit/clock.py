@@ -43,7 +43,7 @@ class FixedClock:
         return self._at
 
 
-def app_clock(request: Request) -> Clock:
+async def app_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 

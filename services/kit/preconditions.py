@@ -41,7 +41,7 @@ class Precondition:
             )
 
 
-def if_match(
+async def if_match(
     header: Annotated[
         str | None,
         Header(

@@ -13,27 +13,27 @@ from services.oversight.notices.signing import NoticeSigner
 from services.oversight.settings import OversightSettings
 
 
-def _settings(request: Request) -> OversightSettings:
+async def _settings(request: Request) -> OversightSettings:
     settings: OversightSettings = request.app.state.settings
     return settings
 
 
-def _calendar(request: Request) -> WorkdayCalendar:
+async def _calendar(request: Request) -> WorkdayCalendar:
     calendar: WorkdayCalendar = request.app.state.calendar
     return calendar
 
 
-def _signer(request: Request) -> NoticeSigner:
+async def _signer(request: Request) -> NoticeSigner:
     signer: NoticeSigner = request.app.state.signer
     return signer
 
 
-def _registry(request: Request) -> RegistryClient:
+async def _registry(request: Request) -> RegistryClient:
     registry: RegistryClient = request.app.state.registry
     return registry
 
 
-def _ranking(request: Request) -> RankingClient:
+async def _ranking(request: Request) -> RankingClient:
     ranking: RankingClient = request.app.state.ranking
     return ranking
 
@@ -45,7 +45,7 @@ RegistryDep = Annotated[RegistryClient, Depends(_registry)]
 RankingDep = Annotated[RankingClient, Depends(_ranking)]
 
 
-def client_ip(request: Request) -> str:
+async def client_ip(request: Request) -> str:
     """The caller's address: the peer, or the entry the trusted proxies added to
     X-Forwarded-For (a client can write anything to the left of those)."""
     settings: OversightSettings = request.app.state.settings

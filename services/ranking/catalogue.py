@@ -12,7 +12,7 @@ from services.kit.http import ServiceError, ServiceNotFound
 from services.kit.problems import FieldError, ServiceUnavailable, ValidationFailed
 
 
-def registry_of(request: Request) -> RegistryClient:
+async def registry_of(request: Request) -> RegistryClient:
     registry: RegistryClient = request.app.state.registry
     return registry
 

@@ -29,29 +29,27 @@ from services.ranking.titles.schemas import (
 router = APIRouter(tags=["titles"], responses=PROBLEM_RESPONSES)
 
 
-class LookupParams:
+async def lookup_filters(
+    uscc: Annotated[str | None, Query(max_length=18)] = None,
+    standard_no: Annotated[
+        str | None, Query(max_length=128, description="any spelling: 全角, spaces, dashes")
+    ] = None,
+    barcode: Annotated[str | None, Query(max_length=32, description="GTIN")] = None,
+    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+    level: Level | None = None,
+    key_area_id: uuid.UUID | None = None,
+    category: Annotated[str | None, Query(max_length=64)] = None,
+    region: Annotated[str | None, Query(max_length=12, description="prefix of a code")] = None,
+    status: Annotated[
+        TitleStatus | None, Query(description="default active: current forerunners")
+    ] = "active",
+) -> reads.Filters:
     """Filters of the forerunner list; ``uscc``, ``standard_no``, ``barcode`` ask "is this a
-    current forerunner"."""
-
-    def __init__(
-        self,
-        uscc: Annotated[str | None, Query(max_length=18)] = None,
-        standard_no: Annotated[
-            str | None, Query(max_length=128, description="any spelling: 全角, spaces, dashes")
-        ] = None,
-        barcode: Annotated[str | None, Query(max_length=32, description="GTIN")] = None,
-        year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
-        level: Level | None = None,
-        key_area_id: uuid.UUID | None = None,
-        category: Annotated[str | None, Query(max_length=64)] = None,
-        region: Annotated[str | None, Query(max_length=12, description="prefix of a code")] = None,
-        status: Annotated[
-            TitleStatus | None, Query(description="default active: current forerunners")
-        ] = "active",
-    ) -> None:
-        self.filters = reads.Filters(
-            uscc, standard_no, barcode, year, level, key_area_id, category, region, status
-        )
+    current forerunner". A coroutine: a plain class or function would be called in a worker
+    thread on every lookup."""
+    return reads.Filters(
+        uscc, standard_no, barcode, year, level, key_area_id, category, region, status
+    )
 
 
 @router.get(
@@ -63,11 +61,11 @@ class LookupParams:
 async def forerunners(
     request: Request,
     conn: ReaderDep,
-    params: Annotated[LookupParams, Depends()],
+    filters: Annotated[reads.Filters, Depends(lookup_filters)],
     limit: LimitQuery = 20,
     cursor: CursorQuery = None,
 ) -> Response:
-    body = await reads.forerunners(conn, params.filters, cursor, limit)
+    body = await reads.forerunners(conn, filters, cursor, limit)
     return cached_json_bytes(request, body)
 
 

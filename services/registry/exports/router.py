@@ -13,7 +13,8 @@ from services.kit.auth import OptionalPrincipal
 from services.kit.problems import PROBLEM_RESPONSES
 from services.kit.streams import inline_schema
 from services.registry.exports import service
-from services.registry.standards.router import SearchParams
+from services.registry.standards.reads import SearchFilters
+from services.registry.standards.router import search_filters
 
 router = APIRouter(prefix="/v1/exports", tags=["exports"], responses=PROBLEM_RESPONSES)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -48,12 +49,12 @@ class NDJSONResponse(StreamingResponse):
 async def export_standards(
     request: Request,
     principal: OptionalPrincipal,
-    params: Annotated[SearchParams, Depends()],
+    filters: Annotated[SearchFilters, Depends(search_filters)],
     fmt: Annotated[Literal["ndjson", "csv"], Query(alias="format")] = "ndjson",
 ) -> StreamingResponse:
     body, media_type, filename = await service.export(
         request.app.state.db,
-        params.filters,
+        filters,
         principal,
         fmt,
         datetime.now(SHANGHAI).date(),

@@ -32,39 +32,37 @@ from services.registry.standards.schemas import (
 router = APIRouter(prefix="/v1/standards", tags=["standards"], responses=PROBLEM_RESPONSES)
 
 
-class SearchParams:
-    """Search filters, shared by the list and the export."""
-
-    def __init__(
-        self,
-        q: Annotated[
-            str | None,
-            Query(
-                max_length=100,
-                description="Chinese substring of the standard, product or enterprise name, "
-                "or a standard number in any spelling",
-            ),
-        ] = None,
-        category: Annotated[str | None, Query(max_length=64)] = None,
-        region: Annotated[
-            str | None, Query(pattern=r"^\d{2,6}$", description="division code prefix: 12, 1201")
-        ] = None,
-        status: Literal["current", "abolished", "superseded"] | None = None,
-        uscc: Annotated[str | None, Query(max_length=18)] = None,
-        published_from: date | None = None,
-        published_to: date | None = None,
-    ) -> None:
-        if published_from and published_to and published_to < published_from:
-            raise ValidationFailed.for_field("published_to", "before published_from")
-        self.filters = reads.SearchFilters(
-            q=q,
-            category=category,
-            region=region,
-            status=status,
-            uscc=uscc,
-            published_from=published_from,
-            published_to=published_to,
-        )
+async def search_filters(
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            description="Chinese substring of the standard, product or enterprise name, "
+            "or a standard number in any spelling",
+        ),
+    ] = None,
+    category: Annotated[str | None, Query(max_length=64)] = None,
+    region: Annotated[
+        str | None, Query(pattern=r"^\d{2,6}$", description="division code prefix: 12, 1201")
+    ] = None,
+    status: Literal["current", "abolished", "superseded"] | None = None,
+    uscc: Annotated[str | None, Query(max_length=18)] = None,
+    published_from: date | None = None,
+    published_to: date | None = None,
+) -> reads.SearchFilters:
+    """Search filters, shared by the list and the export. A coroutine: a plain class or
+    function would be called in a worker thread on every search."""
+    if published_from and published_to and published_to < published_from:
+        raise ValidationFailed.for_field("published_to", "before published_from")
+    return reads.SearchFilters(
+        q=q,
+        category=category,
+        region=region,
+        status=status,
+        uscc=uscc,
+        published_from=published_from,
+        published_to=published_to,
+    )
 
 
 @router.post(
@@ -93,11 +91,11 @@ async def search_standards(
     request: Request,
     conn: ReaderDep,
     principal: OptionalPrincipal,
-    params: Annotated[SearchParams, Depends()],
+    filters: Annotated[reads.SearchFilters, Depends(search_filters)],
     limit: LimitQuery = 20,
     cursor: CursorQuery = None,
 ) -> Response:
-    body = await reads.search(conn, params.filters, principal, cursor, limit)
+    body = await reads.search(conn, filters, principal, cursor, limit)
     return cached_json_bytes(request, body, public=principal is None)
 
 
