@@ -5,14 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.kit.auth import CurrentPrincipal
 from services.kit.clock import ClockDep
 from services.kit.db import SessionDep
 from services.kit.idempotency import IdempotencyDep
-from services.kit.pagination import CursorQuery, LimitQuery
+from services.kit.pagination import MAX_LIMIT
 from services.kit.preconditions import IfMatchDep, etag
 from services.kit.problems import PROBLEM_RESPONSES
 from services.kit.reads import ReaderDep, cached_json_bytes
@@ -29,27 +30,46 @@ from services.ranking.titles.schemas import (
 router = APIRouter(tags=["titles"], responses=PROBLEM_RESPONSES)
 
 
-async def lookup_filters(
-    uscc: Annotated[str | None, Query(max_length=18)] = None,
-    standard_no: Annotated[
-        str | None, Query(max_length=128, description="any spelling: 全角, spaces, dashes")
-    ] = None,
-    barcode: Annotated[str | None, Query(max_length=32, description="GTIN")] = None,
-    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
-    level: Level | None = None,
-    key_area_id: uuid.UUID | None = None,
-    category: Annotated[str | None, Query(max_length=64)] = None,
-    region: Annotated[str | None, Query(max_length=12, description="prefix of a code")] = None,
-    status: Annotated[
-        TitleStatus | None, Query(description="default active: current forerunners")
-    ] = "active",
-) -> reads.Filters:
+class LookupQuery(BaseModel):
     """Filters of the forerunner list; ``uscc``, ``standard_no``, ``barcode`` ask "is this a
-    current forerunner". A coroutine: a plain class or function would be called in a worker
-    thread on every lookup."""
-    return reads.Filters(
-        uscc, standard_no, barcode, year, level, key_area_id, category, region, status
+    current forerunner". One model for the query, validated in one pass: FastAPI handles
+    each separately declared parameter on its own, a cost per parameter per lookup."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    limit: int = Field(
+        default=20, ge=1, le=MAX_LIMIT, description="Page size (default 20, at most 200)"
     )
+    cursor: str | None = Field(
+        default=None, max_length=500, description="Opaque cursor from the previous page"
+    )
+    uscc: str | None = Field(default=None, max_length=18)
+    standard_no: str | None = Field(
+        default=None, max_length=128, description="any spelling: 全角, spaces, dashes"
+    )
+    barcode: str | None = Field(default=None, max_length=32, description="GTIN")
+    year: int | None = Field(default=None, ge=2000, le=2100)
+    level: Level | None = None
+    key_area_id: uuid.UUID | None = None
+    category: str | None = Field(default=None, max_length=64)
+    region: str | None = Field(default=None, max_length=12, description="prefix of a code")
+    status: TitleStatus | None = Field(
+        default="active", description="default active: current forerunners"
+    )
+
+    @property
+    def filters(self) -> reads.Filters:
+        return reads.Filters(
+            self.uscc,
+            self.standard_no,
+            self.barcode,
+            self.year,
+            self.level,
+            self.key_area_id,
+            self.category,
+            self.region,
+            self.status,
+        )
 
 
 @router.get(
@@ -61,11 +81,9 @@ async def lookup_filters(
 async def forerunners(
     request: Request,
     conn: ReaderDep,
-    filters: Annotated[reads.Filters, Depends(lookup_filters)],
-    limit: LimitQuery = 20,
-    cursor: CursorQuery = None,
+    query: Annotated[LookupQuery, Query()],
 ) -> Response:
-    body = await reads.forerunners(conn, filters, cursor, limit)
+    body = await reads.forerunners(conn, query.filters, query.cursor, query.limit)
     return cached_json_bytes(request, body)
 
 
