@@ -177,8 +177,8 @@ def run_wrk_304(wrk: str, base: str, path: str, seconds: int, connections: int) 
     if "Non-2xx" in out or not total or size / total > 600:
         raise RuntimeError(f"not every answer was a 304:\n{out}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"^\s*50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     return Figure(rps, p50, p99)
 
 
