@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,6 +16,7 @@ from services.kit.idempotency import IdempotencyDep
 from services.kit.pagination import MAX_LIMIT
 from services.kit.preconditions import IfMatchDep, etag
 from services.kit.problems import PROBLEM_RESPONSES
+from services.kit.queries import query_model
 from services.kit.reads import ReaderDep, cached_json_bytes
 from services.ranking.titles import reads, service
 from services.ranking.titles.schemas import (
@@ -32,8 +33,7 @@ router = APIRouter(tags=["titles"], responses=PROBLEM_RESPONSES)
 
 class LookupQuery(BaseModel):
     """Filters of the forerunner list; ``uscc``, ``standard_no``, ``barcode`` ask "is this a
-    current forerunner". One model for the query, validated in one pass: FastAPI handles
-    each separately declared parameter on its own, a cost per parameter per lookup."""
+    current forerunner" (one pass over the query: kit.queries)."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -72,16 +72,20 @@ class LookupQuery(BaseModel):
         )
 
 
+lookup_query, LOOKUP_PARAMETERS = query_model(LookupQuery)
+
+
 @router.get(
     "/v1/forerunners",
     summary="The forerunner list (领跑者名单); is this a current forerunner (by uscc, "
     "standard_no, barcode)",
     response_model=ForerunnerPage,
+    openapi_extra=LOOKUP_PARAMETERS,
 )
 async def forerunners(
     request: Request,
     conn: ReaderDep,
-    query: Annotated[LookupQuery, Query()],
+    query: Annotated[LookupQuery, Depends(lookup_query)],
 ) -> Response:
     body = await reads.forerunners(conn, query.filters, query.cursor, query.limit)
     return cached_json_bytes(request, body)
