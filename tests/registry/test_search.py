@@ -220,3 +220,35 @@ async def test_a_whole_number_is_served_by_the_key_index(session):
     plan = "\n".join(r[0] for r in (await session.execute(text(sql))).all())
     assert "ix_standards_standard_no_key_pattern" in plan, plan
     assert "grams" not in plan, plan
+
+
+async def test_a_rare_word_is_served_by_the_gram_index_in_a_reused_plan(registry_client, session):
+    """The plain read's statement keeps a generic plan: fenced, it must still take the index
+    (never walk the whole table in id order for a word that is not there)."""
+    captured: list[tuple[str, tuple[object, ...]]] = []
+    fetch = Reader.fetch
+
+    async def recording(self, sql, *args):  # type: ignore[no-untyped-def]
+        captured.append((sql, args))
+        return await fetch(self, sql, *args)
+
+    Reader.fetch = recording  # type: ignore[method-assign]
+    try:
+        assert (await registry_client.get("/v1/standards", params={"q": "津味"})).status_code == 200
+    finally:
+        Reader.fetch = fetch  # type: ignore[method-assign]
+    sql, args = next((s, a) for s, a in captured if "grams" in s)
+    assert "OFFSET 0" in sql
+    await session.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
+    await session.execute(text("SET LOCAL enable_seqscan = off"))
+    await session.execute(text(f"PREPARE rare AS {sql}"))
+    literals = ", ".join(
+        "ARRAY[" + ",".join(f"'{g}'" for g in a) + "]" if isinstance(a, list) else f"'{a}'"
+        for a in args
+    )
+    plan = "\n".join(
+        r[0] for r in (await session.execute(text(f"EXPLAIN EXECUTE rare({literals})"))).all()
+    )
+    await session.execute(text("DEALLOCATE rare"))
+    assert "ix_standards_grams" in plan, plan
+    assert "pk_standards" not in plan, plan

@@ -234,10 +234,11 @@ async def search(
     a number spelling as well), rare by nature.
     """
     rows: list[Any] = []
+    key = whole_standard_no(f.q) if f.q else None
     if (
         f.q
         and len(rules.query_variants(f.q)) == 1
-        and not whole_standard_no(f.q)
+        and not key
         and worth_probing(await gram_stats(conn), rules.query_grams(f.q), limit)
     ):
         window = conditions(f, principal, text=False)
@@ -254,11 +255,18 @@ async def search(
     if len(rows) <= limit:
         where = conditions(f, principal)
         _after(where, cursor)
-        sql = (
-            f"SELECT {SUMMARY_COLUMNS} FROM registry.standards s "  # noqa: S608
-            f"WHERE {where.sql()} ORDER BY s.id LIMIT {limit + 1}"
-        )
-        rows = await conn.planning_each().fetch(sql, *where.params)
+        found = f"registry.standards s WHERE {where.sql()}"
+        # A key's prefix (LIKE $n) reaches its index only in a plan made for the value, and
+        # a listing's best index depends on how common its category or region is.
+        reader = conn.planning_each()
+        if f.q and not key:
+            # Fenced (OFFSET 0): the matches come from the gram index and are sorted, whatever
+            # the word. A word common enough to fill a page in id order took the probe, so
+            # this one plan serves what comes here, and it can be reused.
+            found = f"(SELECT * FROM {found} OFFSET 0) s"  # noqa: S608 - built from constants
+            reader = conn
+        sql = f"SELECT {SUMMARY_COLUMNS} FROM {found} ORDER BY s.id LIMIT {limit + 1}"  # noqa: S608
+        rows = await reader.fetch(sql, *where.params)
     return page_json(rows, limit)
 
 
