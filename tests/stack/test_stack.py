@@ -114,16 +114,21 @@ def test_a_walk_through_the_gateway(stack, stack_database, capsys):
 
         # Over the gateway's limit: nginx answers 413 problem+json before any service.
         big = b"x" * (3 * 1024 * 1024)
-        too_large = client.post(
-            "/v1/enterprises",
+        # Each on a connection of its own: a server that answers before reading a body may
+        # close the connection, and the next request on it would find it gone.
+        too_large = httpx.post(
+            f"{gateway}/v1/enterprises",
             content=big,
             headers={**owner, "Content-Type": "application/json", "X-Request-ID": "big-1"},
+            timeout=30,
         )
         assert too_large.status_code == 413
         assert too_large.json()["detail"] == "the body is larger than the gateway accepts"
         assert too_large.headers["X-Request-ID"] == "big-1"
         # Bulk sync has the larger limit: the same body reaches the registry.
-        synced = client.post("/v1/sync/standards", content=big, headers=REGULATOR)
+        synced = httpx.post(
+            f"{gateway}/v1/sync/standards", content=big, headers=REGULATOR, timeout=30
+        )
         assert synced.status_code != 413 or "gateway" not in synced.text
 
         # Enough reads for round robin to reach both replicas of each service.
