@@ -23,6 +23,14 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PORTS = {"registry": 8001, "ranking": 8002, "oversight": 8003}
 
 
+def uvicorn_command(service: str, port: int, host: str = "127.0.0.1") -> list[str]:
+    """One service as a uvicorn process: ``make run``, ``make demo``, the stack, the e2e."""
+    return [
+        sys.executable, "-m", "uvicorn", f"services.{service}.app:create_app", "--factory",
+        "--host", host, "--port", str(port), "--no-access-log",
+    ]  # fmt: skip
+
+
 def ports() -> dict[str, int]:
     """Ports from ``REGISTRY_PORT`` etc., else 8001/8002/8003."""
     return {s: int(os.environ.get(f"{s.upper()}_PORT", p)) for s, p in DEFAULT_PORTS.items()}
@@ -65,16 +73,9 @@ class Launcher:
         for service in names:
             self.children[service] = subprocess.Popen(  # noqa: S603
                 [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    f"services.{service}.app:create_app",
-                    "--factory",
-                    "--host",
-                    os.environ.get("HOST", "127.0.0.1"),
-                    "--port",
-                    str(self.services[service]),
-                    "--no-access-log",
+                    *uvicorn_command(
+                        service, self.services[service], os.environ.get("HOST", "127.0.0.1")
+                    ),
                     *(["--log-level", "warning"] if quiet else []),
                 ],
                 env={**self.env, **env},

@@ -40,6 +40,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from scripts.gateway import SERVICES, Gateway, render
+from scripts.run import uvicorn_command
 
 ROOT = Path(__file__).resolve().parent.parent
 REPLICAS = 2
@@ -238,7 +239,7 @@ class Stack:
         for service in SERVICES:
             self.replicas[service] = [free_port() for _ in range(REPLICAS)]
             for n, port in enumerate(self.replicas[service], start=1):
-                self.spawn(f"{service}-{n}", _uvicorn(service, port), self.env)
+                self.spawn(f"{service}-{n}", uvicorn_command(service, port), self.env)
 
         conf = self.run / "nginx" / "nginx.conf"
         conf.write_text(gateway_config(self.run, self.gateway_port, self.replicas))
@@ -282,7 +283,7 @@ class Stack:
         for name in names:
             _end(self.children[at[name]][1])
         for name, port in zip(names, self.replicas[service], strict=True):
-            self.spawn(name, _uvicorn(service, port), env)
+            self.spawn(name, uvicorn_command(service, port), env)
             self.children[at[name]] = self.children.pop()  # keep the order stop() relies on
         deadline = time.monotonic() + RESTART_TIMEOUT
         for name, port in zip(names, self.replicas[service], strict=True):
@@ -343,21 +344,6 @@ def _user_exists(name: str) -> bool:
     except KeyError:
         return False
     return True
-
-
-def _uvicorn(service: str, port: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        f"services.{service}.app:create_app",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-access-log",
-    ]
 
 
 def main() -> int:

@@ -9,7 +9,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,10 +16,10 @@ from pathlib import Path
 import httpx
 
 from scripts.demo.api import wait_for
+from scripts.run import uvicorn_command
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 NAMES = ("registry", "ranking", "oversight")
-UVICORN = [sys.executable, "-m", "uvicorn", "--factory", "--host", "127.0.0.1", "--no-access-log"]
 
 
 def free_port() -> int:
@@ -88,7 +87,7 @@ class Services:
     def _spawn(self, name: str, extra: Mapping[str, str]) -> None:
         log = (self.logs / f"{name}.log").open("ab")
         self.procs[name] = subprocess.Popen(
-            [*UVICORN, f"services.{name}.app:create_app", "--port", str(self.ports[name])],
+            uvicorn_command(name, self.ports[name]),
             cwd=ROOT,
             env=self._env(name, extra),
             stdout=log,

@@ -68,7 +68,7 @@ async def batches(
     last: Any = None
     while True:
         # Each page planned for its filters: a search word may be common or rare.
-        rows = await page(Reader(db).planning_each(), f, principal, last, BATCH_ROWS)
+        rows = await page(Reader(db, custom_plans=True), f, principal, last, BATCH_ROWS)
         if rows:
             yield rows
         if len(rows) < BATCH_ROWS:
