@@ -227,6 +227,14 @@ class Stack:
                 )
                 for s in SERVICES
             },
+            # LISTEN cannot pass a transaction pooler: the read caches hear of changes
+            # straight from PostgreSQL (kit.fresh).
+            **{
+                f"{s.upper()}_DB_LISTEN_URL": make_url(self.database_url)
+                .set(database=f"forerunner_{s}")
+                .render_as_string(hide_password=False)
+                for s in SERVICES
+            },
         }
         env.pop("DATABASE_URL", None)
         # One signing key for both oversight replicas: each would otherwise make its own.

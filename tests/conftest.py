@@ -241,8 +241,11 @@ def auth(role: Role | str, org: str | None = None, sub: str | None = None) -> di
 
 
 def bind_app(app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession]) -> FastAPI:
-    """Point an app's per-request sessions and plain reads at the test's transaction."""
-    app.state.db.sessionmaker = sessionmaker
+    """Point an app's per-request sessions and plain reads at the test's transaction.
+
+    The sessions keep the app's own ``info`` (its read cache: a commit that wrote empties it)."""
+    info = {**app.state.db.sessionmaker.kw.get("info", {}), **sessionmaker.kw.get("info", {})}
+    app.state.db.sessionmaker = async_sessionmaker(**{**sessionmaker.kw, "info": info})
     bind = sessionmaker.kw["bind"]
     if isinstance(bind, AsyncConnection):
 

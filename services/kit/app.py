@@ -88,8 +88,13 @@ def build_app(
     integrity_codes: Mapping[str, str] | None = None,
     background: Sequence[Periodic] = (),
     clock: Clock | None = None,
+    changes_channel: str | None = None,
 ) -> FastAPI:
     """A service app with the kit mounted.
+
+    ``changes_channel``: the channel the service's migrations notify when a table its kept
+    reads come from changes (``kit.fresh.notify_changes_sql``). Without one, or with no
+    connection to listen on, ``Reader.kept`` always reads the database.
 
     ``peers`` maps a service name to its base URL; the app gets a ``ServiceClient`` for each
     (``app.state.clients``) and, when enabled, an outbox relay delivering to them.
@@ -101,6 +106,12 @@ def build_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
         relay_task: asyncio.Task[None] | None = None
+        listener: asyncio.Task[None] | None = None
+        db: Database = app.state.db
+        if changes_channel and db.listen_dsn and settings.read_cache_bytes:
+            listener = asyncio.create_task(
+                db.read_cache.listen(db.listen_connection, changes_channel)
+            )
         upkeep = asyncio.create_task(_maintain(app, tables, stop))
         workers = [
             asyncio.create_task(job.run_forever(app, stop))
@@ -122,6 +133,10 @@ def build_app(
             yield
         finally:
             stop.set()
+            if listener is not None:
+                listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listener
             if relay_task is not None:
                 await relay_task
             await upkeep
@@ -145,6 +160,8 @@ def build_app(
     app.state.db = Database(settings)
     app.state.verifier = TokenVerifier(settings)
     app.state.metrics = Metrics(settings.service_name)
+    if changes_channel:
+        app.state.metrics.watch_read_cache(app.state.db.read_cache)
     app.state.tables = tables
     app.state.calendar = WorkdayCalendar.from_file(settings.workday_calendar_file)
     app.state.clock = clock or SystemClock(timedelta(days=settings.clock_offset_days))

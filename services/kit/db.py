@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    event,
     func,
     text,
 )
@@ -35,7 +36,10 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.sql.elements import TextClause
 
+from services.kit.fresh import ReadCache
 from services.kit.settings import ServiceSettings
 
 NAMING_CONVENTION = {
@@ -230,8 +234,21 @@ class Database:
             hide_parameters=True,
             connect_args=self.connect_args,
         )
+        # Reads kept in memory (kit.fresh); listening is started by the app's lifespan.
+        self.read_cache = ReadCache(settings.read_cache_bytes, settings.read_cache_seconds)
+        listen_url = settings.db_listen_url or (
+            None if settings.db_pgbouncer else settings.database_url
+        )
+        self.listen_dsn = plain_url(listen_url) if listen_url else None
+        self._listen_settings = {"application_name": f"{settings.service_name}-listen"}
         self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
-            self.engine, expire_on_commit=False
+            self.engine, expire_on_commit=False, info={_READ_CACHE: self.read_cache}
+        )
+
+    async def listen_connection(self) -> asyncpg.Connection:
+        """A connection of its own for LISTEN, straight to PostgreSQL."""
+        return await asyncpg.connect(
+            dsn=self.listen_dsn, server_settings=self._listen_settings, timeout=10
         )
 
     def reader(self) -> contextlib.AbstractAsyncContextManager[asyncpg.Connection]:
@@ -263,6 +280,36 @@ class Database:
             await self._read_pool.close()
             self._read_pool = None
         await self.engine.dispose()
+
+
+# A session that wrote empties its process's read cache when it commits (kit.fresh): the
+# caller who wrote reads the write back at once, before the database's notification arrives.
+_READ_CACHE = "read_cache"
+_WROTE = "wrote"
+_READING = ("SELECT", "SHOW")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_write(state: ORMExecuteState) -> None:
+    statement = state.statement
+    if state.is_select or (
+        isinstance(statement, TextClause) and statement.text.lstrip()[:6].upper() in _READING
+    ):
+        return
+    state.session.info[_WROTE] = True
+
+
+@event.listens_for(Session, "after_flush")
+def _note_flush(session: Session, _context: Any) -> None:
+    session.info[_WROTE] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_kept_reads(session: Session) -> None:
+    if session.info.pop(_WROTE, False):
+        cache = session.info.get(_READ_CACHE)
+        if cache is not None:
+            cache.changed()
 
 
 async def request_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -18,10 +18,13 @@ from urllib.parse import parse_qsl
 
 from fastapi.routing import iter_route_contexts
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.kit.context import request_id_var
+from services.kit.fresh import ReadCache
 from services.kit.problems import (
     PayloadTooLarge,
     ValidationFailed,
@@ -88,6 +91,38 @@ class Metrics:
             registry=self.registry,
         )
         self.service = service
+
+    def watch_read_cache(self, cache: ReadCache) -> None:
+        """Count the kept reads (kit.fresh) on /metrics: from memory or from the database."""
+        self.registry.register(_ReadCacheCollector(self.service, cache))
+
+
+class _ReadCacheCollector(Collector):
+    def __init__(self, service: str, cache: ReadCache) -> None:
+        self.service = service
+        self.cache = cache
+
+    def collect(self) -> Any:
+        lookups = CounterMetricFamily(
+            "read_cache_lookups",
+            "Kept reads answered from memory (hit) or from the database (miss)",
+            labels=["service", "outcome"],
+        )
+        lookups.add_metric([self.service, "hit"], self.cache.hits)
+        lookups.add_metric([self.service, "miss"], self.cache.misses)
+        yield lookups
+        changes = CounterMetricFamily(
+            "read_cache_changes", "Changes that emptied the read cache", labels=["service"]
+        )
+        changes.add_metric([self.service], self.cache.changes)
+        yield changes
+        listening = GaugeMetricFamily(
+            "read_cache_listening",
+            "1 while the change listener is connected (else nothing is served from memory)",
+            labels=["service"],
+        )
+        listening.add_metric([self.service], 1 if self.cache.listening else 0)
+        yield listening
 
 
 # Methods a client can send are unbounded (any token is a valid method): label the rest "other".

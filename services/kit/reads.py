@@ -10,9 +10,9 @@ the caller already holds the same representation.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import asyncpg  # type: ignore[import-untyped]
 from fastapi import Depends, Request, Response
@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from services.kit.db import Database
 from services.kit.problems import ServiceUnavailable
 
+T = TypeVar("T")
 JSON = "application/json"
 # Public, shared caches may keep a public read briefly; a caller's own view is private.
 PUBLIC_CACHE = "public, max-age=10"
@@ -58,6 +59,12 @@ class Reader:
         """Small facts a service derives from its database and keeps per process (each with
         its own freshness), e.g. the search's statistics."""
         return self._db.memo
+
+    async def kept(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
+        """``read()``'s answer, from memory while nothing the service's kept reads come from
+        has changed since it was read (``kit.fresh``). ``key`` names everything the answer
+        depends on; the caller still authorises what it shows."""
+        return await self._db.read_cache.kept(key, read)
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         return list(await self._run("fetch", sql, args))

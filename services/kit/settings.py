@@ -43,6 +43,14 @@ class ServiceSettings(BaseSettings):
     db_read_pool_size: int = Field(default=10, ge=1, le=200)
     # The database URL points at PgBouncer in transaction mode (see kit.db.Database).
     db_pgbouncer: bool = False
+    # Straight to PostgreSQL, for LISTEN (kit.fresh): PgBouncer in transaction mode cannot
+    # carry it. Unset: the database URL, unless that is PgBouncer (then nothing is kept).
+    db_listen_url: str | None = None
+    # Public reads kept in memory per process until the database says their tables changed
+    # (kit.fresh); 0 keeps none. However quiet the tables, none is kept past
+    # read_cache_seconds: a bound in case a notification were ever lost unnoticed.
+    read_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
+    read_cache_seconds: float = Field(default=60, ge=0)
     # No overflow by default: under load SQLAlchemy opens an overflow connection per request
     # and closes it on return (a connect per request); a fixed pool queues instead.
     db_max_overflow: int = Field(default=0, ge=0, le=200)

@@ -66,6 +66,7 @@ def create_app(
         peers={"registry": settings.registry_url, "oversight": settings.oversight_url},
         integrity_codes=INTEGRITY_CODES,
         clock=clock,
+        changes_channel="ranking_changed",
         background=[
             worker.periodic(settings),
             Periodic("ranking-lapses", settings.steps_poll_seconds, shortlists.lapse_step),

@@ -28,6 +28,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         version=VERSION,
         routers=[standards, categories, enterprises, changes, sync, exports],
         tables=kit_tables,
+        changes_channel="registry_changed",
         integrity_codes={
             "pk_enterprises": "duplicate_uscc",
             "uq_standards_uscc_standard_no_key": "duplicate_standard_no",

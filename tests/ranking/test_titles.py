@@ -209,3 +209,48 @@ async def test_the_barcode_index_keeps_no_pending_list(session):
         text("SELECT reloptions FROM pg_class WHERE oid = 'ranking.ix_titles_barcodes'::regclass")
     )
     assert "fastupdate=off" in options
+
+
+async def test_a_revocation_is_seen_at_once_by_a_lookup_kept_in_memory(
+    api, ranking_app, session, registry_http
+):
+    flow = await titled(api, ranking_app, session, registry_http)
+    cache = ranking_app.state.db.read_cache
+    cache.listening = True  # as with a live listener (kit.fresh); this app runs no lifespan
+    try:
+        a = flow["seeded"]["A"]
+        first = await api.get("/v1/forerunners", params={"uscc": a["uscc"]})
+        assert [t["id"] for t in first.json()["items"]] == [flow["titles"]["A"]["id"]]
+        hits = cache.hits
+        again = await api.get(
+            "/v1/forerunners",
+            params={"uscc": a["uscc"]},
+            headers={"If-None-Match": first.headers["ETag"]},
+        )
+        assert again.status_code == 304
+        assert cache.hits == hits + 1, "the same question is answered from memory"
+        metrics = (await api.get("/metrics")).text
+        assert f'read_cache_lookups_total{{outcome="hit",service="ranking"}} {cache.hits}.0' in (
+            metrics
+        )
+        assert 'read_cache_listening{service="ranking"} 1.0' in metrics
+        revoked = await api.post(
+            f"/v1/titles/{flow['titles']['A']['id']}/revocation",
+            json={"reason": "监管部门撤销"},
+            headers=REGULATOR,
+        )
+        assert revoked.status_code == 200, revoked.text
+        after = await api.get(
+            "/v1/forerunners",
+            params={"uscc": a["uscc"]},
+            headers={"If-None-Match": first.headers["ETag"]},
+        )
+        assert after.status_code == 200
+        assert after.json()["items"] == []
+        # A lookup that failed validation keeps nothing and answers the same way twice.
+        for _ in range(2):
+            bad = await api.get("/v1/forerunners", params={"standard_no": "不是标准号"})
+            assert bad.status_code == 422
+    finally:
+        cache.listening = False
+        cache.changed()

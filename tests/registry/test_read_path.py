@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import uuid
 
+import httpx
+import pytest
+
 from services.kit.pagination import Page
 from services.registry.standards import service
 from services.registry.standards.schemas import StandardOut, StandardSummary
 from tests.conftest import auth
 from tests.registry.conftest import declare, make_uscc, register, standard_body
+
+
+@pytest.fixture(autouse=True, params=["from the database", "kept in memory"])
+def reads(request: pytest.FixtureRequest, registry_client: httpx.AsyncClient) -> str:
+    """Every test here twice: reads from the database, and reads kept in memory (kit.fresh)
+    as with a live listener: what a caller is shown, and when, must be the same."""
+    app = registry_client._transport.app  # type: ignore[attr-defined]
+    app.state.db.read_cache.listening = request.param == "kept in memory"
+    return str(request.param)
 
 
 async def test_served_standard_equals_the_models_view(registry_client, enterprise, session):

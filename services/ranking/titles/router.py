@@ -87,7 +87,12 @@ async def forerunners(
     conn: ReaderDep,
     query: Annotated[LookupQuery, Depends(lookup_query)],
 ) -> Response:
-    body = await reads.forerunners(conn, query.filters, query.cursor, query.limit)
+    # Kept in memory until a title changes (kit.fresh): the same question asked again is
+    # answered, or found unchanged (304), without the database.
+    key = ("forerunners", query.filters, query.cursor, query.limit)
+    body = await conn.kept(
+        key, lambda: reads.forerunners(conn, query.filters, query.cursor, query.limit)
+    )
     return cached_json_bytes(request, body)
 
 

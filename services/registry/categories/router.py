@@ -20,7 +20,9 @@ async def list_categories(
     request: Request, conn: ReaderDep, limit: LimitQuery = 20, cursor: CursorQuery = None
 ) -> Response:
     after = decode_cursor(cursor, 1, [str])[0] if cursor else None
-    rows = await repository.page(conn, after, limit)
+    rows = await conn.kept(
+        ("categories", after, limit), lambda: repository.page(conn, after, limit)
+    )
     nxt = encode_cursor([rows[limit - 1]["code"]]) if len(rows) > limit else None
     items = ",".join(r["body"] for r in rows[:limit])
     body = f'{{"items":[{items}],"next_cursor":{json.dumps(nxt)}}}'
@@ -31,7 +33,7 @@ async def list_categories(
     "/{code}", summary="One category with its indicator vocabulary", response_model=CategoryOut
 )
 async def get_category(code: str, request: Request, conn: ReaderDep) -> Response:
-    found = await repository.one(conn, code)
+    found = await conn.kept(("category", code), lambda: repository.one(conn, code))
     if found is None:
         raise NotFound(f"no category {code}")
     body, digest = found

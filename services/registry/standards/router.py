@@ -95,8 +95,14 @@ async def search_standards(
     limit: LimitQuery = 20,
     cursor: CursorQuery = None,
 ) -> Response:
-    body = await reads.search(conn, filters, principal, cursor, limit)
-    return cached_json_bytes(request, body, public=principal is None)
+    if principal is not None:  # what a caller may see depends on who it is
+        body = await reads.search(conn, filters, principal, cursor, limit)
+        return cached_json_bytes(request, body, public=False)
+    # The public view is kept in memory until a disclosure changes (kit.fresh).
+    body = await conn.kept(
+        ("search", filters, cursor, limit), lambda: reads.search(conn, filters, None, cursor, limit)
+    )
+    return cached_json_bytes(request, body)
 
 
 @router.get(
@@ -105,7 +111,9 @@ async def search_standards(
 async def get_standard(
     standard_id: uuid.UUID, request: Request, conn: ReaderDep, principal: OptionalPrincipal
 ) -> Response:
-    found = await reads.one(conn, standard_id)
+    # The row is kept in memory until a disclosure changes (kit.fresh); who may see it is
+    # decided below on every request.
+    found = await conn.kept(("standard", standard_id), lambda: reads.one(conn, standard_id))
     if found is None:
         raise NotFound(f"no standard {standard_id}")
     policy.authorise_standard_read(principal, found.uscc, found.hidden)

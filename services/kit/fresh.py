@@ -1,0 +1,214 @@
+"""Reads kept in memory for as long as PostgreSQL says nothing they came from has changed.
+
+The public reads (a standard by id, a search page, "is this a current forerunner") are asked
+far more often than what they read changes. Each table a service's kept reads come from
+notifies the service's channel at the end of every statement that changed a row of it
+(``notify_changes_sql``, installed by the service's migrations; PostgreSQL sends a NOTIFY
+when the transaction commits, and never for one that rolls back). Every process listens on a
+connection of its own, straight to PostgreSQL (PgBouncer in transaction mode cannot carry
+LISTEN: ``db_listen_url``), and forgets what it kept when told. A commit that wrote through
+this process's own sessions forgets at once (``kit.db``), so a caller reads its own write.
+
+What a read keeps is the database's answer, not a response: the route still authorises the
+caller, answers 404, 304 or 200 and sets its headers on every request.
+
+Nothing is served from memory while the listener is not connected, and the connection is
+checked every two seconds. PostgreSQL delivers every notification to a live listener, but
+should one ever be lost unnoticed, nothing older than ``read_cache_seconds`` is served.
+Another process's write is seen here as soon as its notification arrives: milliseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import time
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, TypeVar
+
+import asyncpg  # type: ignore[import-untyped]
+
+T = TypeVar("T")
+log = logging.getLogger("forerunner.fresh")
+
+_MISSING: Any = object()
+# What an entry is taken to weigh when it is not bytes or str: a row or two.
+DEFAULT_WEIGHT = 1024
+
+
+def _weight(value: Any) -> int:
+    if isinstance(value, bytes | str):
+        return len(value) + 100
+    return DEFAULT_WEIGHT
+
+
+class ReadCache:
+    """Answers of plain reads by key, valid until the next change the service is told of.
+
+    ``kept(key, read)`` returns ``read()``'s answer, from memory when it has it. An answer is
+    kept only if no change was heard while it was being read (so an answer read before a
+    commit is never kept after it), and only while the listener is connected. Past
+    ``max_bytes`` the oldest answers go first.
+    """
+
+    def __init__(
+        self,
+        max_bytes: int,
+        max_age: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_bytes = max_bytes
+        self.max_age = max_age
+        self._clock = clock
+        self._entries: dict[Hashable, tuple[Any, int, float]] = {}
+        self._bytes = 0
+        self._generation = 0
+        self.listening = False
+        self.hits = 0
+        self.misses = 0
+        self.changes = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def changed(self) -> None:
+        """Something the kept reads come from has changed: forget them all."""
+        self._generation += 1
+        self.changes += 1
+        self._entries.clear()
+        self._bytes = 0
+
+    def get(self, key: Hashable) -> Any:
+        """The answer kept for ``key``, or ``kit.fresh.MISSING``."""
+        if not self.listening:
+            return _MISSING
+        entry = self._entries.get(key)
+        if entry is None:
+            return _MISSING
+        value, size, at = entry
+        if self._clock() - at > self.max_age:
+            del self._entries[key]
+            self._bytes -= size
+            return _MISSING
+        return value
+
+    async def kept(
+        self, key: Hashable, read: Callable[[], Awaitable[T]], weigh: Callable[[T], int] = _weight
+    ) -> T:
+        value = self.get(key)
+        if value is not _MISSING:
+            self.hits += 1
+            return value  # type: ignore[no-any-return]
+        self.misses += 1
+        generation = self._generation
+        value = await read()
+        if self.listening and generation == self._generation and self.max_bytes > 0:
+            self._put(key, value, weigh(value))
+        return value
+
+    def _put(self, key: Hashable, value: Any, size: int) -> None:
+        if size > self.max_bytes // 8:
+            return  # one answer may not push out most of the others
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self._bytes -= old[1]
+        while self._entries and self._bytes + size > self.max_bytes:
+            oldest = next(iter(self._entries))
+            self._bytes -= self._entries.pop(oldest)[1]
+        self._entries[key] = (value, size, self._clock())
+        self._bytes += size
+
+    async def listen(
+        self,
+        connect: Callable[[], Awaitable[asyncpg.Connection]],
+        channel: str,
+        *,
+        check_every: float = 2.0,
+        retry_after: float = 0.5,
+    ) -> None:
+        """Listen on ``channel`` until cancelled, reconnecting when the connection is lost.
+
+        Connected, every notification forgets what was kept; the connection is checked
+        every ``check_every`` seconds. Not connected, nothing is served from memory.
+        """
+        backoff = retry_after
+        while True:
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await connect()
+                lost = asyncio.Event()
+                conn.add_termination_listener(functools.partial(_set, lost))
+                await conn.add_listener(channel, self._notified)
+                # Whatever was read before LISTEN took effect may predate a change not heard.
+                self.changed()
+                self.listening = True
+                backoff = retry_after
+                while not lost.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(lost.wait(), check_every)
+                    if not lost.is_set():
+                        await conn.fetchval("SELECT 1", timeout=check_every)
+                log.warning("change listener lost its connection; reads go to the database")
+            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+                log.warning("change listener not connected (%s); reads go to the database", err)
+            finally:
+                self.listening = False
+                self.changed()
+                if conn is not None:
+                    conn.terminate()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 10.0)
+
+    def _notified(self, *_args: Any) -> None:
+        self.changed()
+
+
+MISSING = _MISSING
+
+
+def _set(event: asyncio.Event, *_args: Any) -> None:
+    event.set()
+
+
+def notify_changes_sql(schema: str, channel: str, tables: list[str]) -> list[str]:
+    """DDL: every statement that changes a row of one of ``tables`` notifies ``channel`` at
+    commit. Statement triggers, so a bulk COPY sends one notification and not one per row;
+    a statement that changed no row (a claim that found nothing) sends none."""
+    fn = f"{schema}.notify_changed"
+    stmts = [
+        f"""CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  -- Only a trigger with a transition table may look at changed_rows (plpgsql plans the
+  -- ELSIF when it first gets there).
+  IF TG_OP = 'TRUNCATE' THEN
+    PERFORM pg_notify('{channel}', TG_TABLE_NAME);
+  ELSIF EXISTS (SELECT FROM changed_rows) THEN
+    PERFORM pg_notify('{channel}', TG_TABLE_NAME);
+  END IF;
+  RETURN NULL;
+END $$"""
+    ]
+    for table in tables:
+        for op, rows in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD")):
+            stmts.append(
+                f"CREATE TRIGGER {table}_{op.lower()}_notifies AFTER {op} ON {schema}.{table} "
+                f"REFERENCING {rows} TABLE AS changed_rows FOR EACH STATEMENT "
+                f"EXECUTE FUNCTION {fn}()"
+            )
+        stmts.append(
+            f"CREATE TRIGGER {table}_truncate_notifies AFTER TRUNCATE ON {schema}.{table} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {fn}()"
+        )
+    return stmts
+
+
+def drop_notify_changes_sql(schema: str, tables: list[str]) -> list[str]:
+    stmts = [
+        f"DROP TRIGGER IF EXISTS {table}_{op}_notifies ON {schema}.{table}"
+        for table in tables
+        for op in ("insert", "update", "delete", "truncate")
+    ]
+    return [*stmts, f"DROP FUNCTION IF EXISTS {schema}.notify_changed()"]

@@ -1,0 +1,247 @@
+"""Reads kept in memory (kit.fresh): forgotten when PostgreSQL says their tables changed,
+never served while nobody listens, never older than their age, within their budget."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+import pytest
+import pytest_asyncio
+from sqlalchemy import text
+
+from services.kit.db import Database, plain_url
+from services.kit.fresh import ReadCache, notify_changes_sql
+from services.registry.settings import RegistrySettings
+from tests.conftest import service_settings
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+CHANNEL = "fresh_test_changed"
+
+
+async def eventually(check: Callable[[], bool], seconds: float = 5.0) -> None:
+    for _ in range(int(seconds / 0.02)):
+        if check():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("not within the time allowed")
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def dsn(database_url: str) -> AsyncIterator[str]:
+    """A table of its own that notifies CHANNEL, as a service's migration sets it up."""
+    url = plain_url(database_url)
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(
+            "DROP SCHEMA IF EXISTS fresh_test CASCADE; CREATE SCHEMA fresh_test; "
+            "CREATE TABLE fresh_test.items (id int PRIMARY KEY, name text NOT NULL)"
+        )
+        for statement in notify_changes_sql("fresh_test", CHANNEL, ["items"]):
+            await conn.execute(statement)
+        yield url
+        await conn.execute("DROP SCHEMA fresh_test CASCADE")
+    finally:
+        await conn.close()
+
+
+class Listening:
+    """A cache whose listener runs in the background, and a connection to change things."""
+
+    def __init__(self, cache: ReadCache, dsn: str, writer: asyncpg.Connection) -> None:
+        self.cache = cache
+        self.dsn = dsn
+        self.writer = writer
+        self.reads = 0
+
+    async def read(self) -> list[str]:
+        self.reads += 1
+        rows = await self.writer.fetch("SELECT name FROM fresh_test.items ORDER BY id")
+        return [r["name"] for r in rows]
+
+    async def names(self) -> list[str]:
+        return await self.cache.kept("names", self.read)
+
+    async def heard(self, change: Callable[[], Awaitable[Any]]) -> None:
+        """Make ``change`` and wait until the listener has heard of it."""
+        before = self.cache.changes
+        await change()
+        await eventually(lambda: self.cache.changes > before)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def live(dsn: str) -> AsyncIterator[Listening]:
+    cache = ReadCache(1 << 20, 60)
+    names = (f"fresh-test-{i}" for i in itertools.count())
+
+    async def connect() -> asyncpg.Connection:
+        return await asyncpg.connect(dsn, server_settings={"application_name": next(names)})
+
+    task = asyncio.create_task(cache.listen(connect, CHANNEL, check_every=0.2, retry_after=0.05))
+    writer = await asyncpg.connect(dsn)
+    await writer.execute("TRUNCATE fresh_test.items")
+    try:
+        await eventually(lambda: cache.listening)
+        yield Listening(cache, dsn, writer)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await writer.close()
+
+
+async def test_a_commit_anywhere_forgets_what_was_kept(live: Listening) -> None:
+    assert await live.names() == []
+    assert await live.names() == []
+    assert live.reads == 1
+    assert live.cache.hits == 1
+    await live.heard(lambda: live.writer.execute("INSERT INTO fresh_test.items VALUES (1, 'a')"))
+    assert await live.names() == ["a"]
+    assert live.reads == 2
+    await live.heard(lambda: live.writer.execute("UPDATE fresh_test.items SET name = 'b'"))
+    assert await live.names() == ["b"]
+    await live.heard(lambda: live.writer.execute("TRUNCATE fresh_test.items"))
+    assert await live.names() == []
+    assert live.reads == 4
+
+
+async def test_nothing_is_heard_of_a_rollback_or_of_a_statement_that_changed_nothing(
+    live: Listening,
+) -> None:
+    await live.names()
+    before = live.cache.changes
+    await live.writer.execute("UPDATE fresh_test.items SET name = 'x' WHERE id = -1")
+    await live.writer.execute("DELETE FROM fresh_test.items WHERE id = -1")
+    await live.writer.execute("BEGIN; INSERT INTO fresh_test.items VALUES (8, 'never')")
+    await live.writer.execute("ROLLBACK")
+    # Notifications arrive in commit order: once the last change is heard, so were these.
+    await live.heard(lambda: live.writer.execute("INSERT INTO fresh_test.items VALUES (9, 'z')"))
+    assert live.cache.changes == before + 1
+    assert await live.names() == ["z"]
+
+
+async def test_while_nobody_listens_every_read_goes_to_the_database(live: Listening) -> None:
+    await live.names()
+    await live.names()
+    assert live.reads == 1
+    admin = await asyncpg.connect(live.dsn)
+    try:
+        killed = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name LIKE 'fresh-test-%'"
+        )
+    finally:
+        await admin.close()
+    assert killed == 1
+    await eventually(lambda: not live.cache.listening)
+    assert len(live.cache) == 0
+    # A change made while nobody listens cannot be heard; nothing kept may hide it.
+    await live.writer.execute("INSERT INTO fresh_test.items VALUES (1, 'while down')")
+    if not live.cache.listening:
+        assert await live.names() == ["while down"]
+    await eventually(lambda: live.cache.listening)
+    assert await live.names() == ["while down"]
+    await live.names()
+    assert live.cache.hits >= 1
+    await live.heard(lambda: live.writer.execute("DELETE FROM fresh_test.items"))
+    assert await live.names() == []
+
+
+async def test_an_answer_read_across_a_change_is_not_kept() -> None:
+    cache = ReadCache(1 << 20, 60)
+    cache.listening = True
+    reads = 0
+
+    async def read() -> int:
+        nonlocal reads
+        reads += 1
+        cache.changed()  # heard while the read was in flight: its answer may predate it
+        return reads
+
+    assert await cache.kept("k", read) == 1
+    assert await cache.kept("k", read) == 2
+    assert len(cache) == 0
+
+
+async def test_never_older_than_its_age_and_never_over_its_budget() -> None:
+    now = [0.0]
+    cache = ReadCache(8 * 1000, 10, clock=lambda: now[0])
+    cache.listening = True
+    reads: list[str] = []
+
+    def reader(key: str, size: int) -> Callable[[], Awaitable[bytes]]:
+        async def read() -> bytes:
+            reads.append(key)
+            return b"x" * size
+
+        return read
+
+    await cache.kept("a", reader("a", 500))
+    now[0] = 10.0
+    await cache.kept("a", reader("a", 500))  # exactly max_age old: still served
+    now[0] = 10.5
+    await cache.kept("a", reader("a", 500))  # older: read again
+    assert reads == ["a", "a"]
+    for key in "bcdefghijklmnopq":  # 600 bytes each with their overhead: the oldest go first
+        await cache.kept(key, reader(key, 500))
+    assert len(cache) <= 8000 // 600
+    await cache.kept("q", reader("q", 500))
+    assert reads.count("q") == 1
+    await cache.kept("a", reader("a", 500))
+    assert reads.count("a") == 3
+    # One answer larger than an eighth of the budget is never kept.
+    await cache.kept("big", reader("big", 2000))
+    await cache.kept("big", reader("big", 2000))
+    assert reads.count("big") == 2
+
+
+async def test_a_cache_of_no_bytes_keeps_nothing() -> None:
+    cache = ReadCache(0, 10)
+    cache.listening = True
+    calls = 0
+
+    async def read() -> int:
+        nonlocal calls
+        calls += 1
+        return calls
+
+    await cache.kept("k", read)
+    await cache.kept("k", read)
+    assert calls == 2
+
+
+async def test_a_commit_that_wrote_through_this_process_forgets_at_once(
+    database_url: str, dsn: str
+) -> None:
+    db = Database(service_settings(RegistrySettings, database_url))
+    cache = db.read_cache
+    cache.listening = True  # as if listening, with no listener to tell it anything
+    try:
+        await cache.kept("k", _value)
+        async with db.sessionmaker() as session:
+            await session.execute(text("SELECT count(*) FROM fresh_test.items"))
+            await session.commit()
+        assert len(cache) == 1, "a commit that only read forgets nothing"
+        async with db.sessionmaker() as session:
+            await session.execute(text("INSERT INTO fresh_test.items VALUES (42, 'mine')"))
+            await session.rollback()
+        assert len(cache) == 1, "a rollback forgets nothing"
+        async with db.sessionmaker() as session:
+            await session.execute(text("INSERT INTO fresh_test.items VALUES (42, 'mine')"))
+            await session.commit()
+        assert len(cache) == 0, "the commit itself forgets, before any notification"
+        await cache.kept("k", _value)
+        async with db.sessionmaker() as session:
+            await session.execute(text("DELETE FROM fresh_test.items WHERE id = 42"))
+            await session.commit()
+        assert len(cache) == 0
+    finally:
+        await db.dispose()
+
+
+async def _value() -> str:
+    return "v"
