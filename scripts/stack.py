@@ -229,12 +229,7 @@ class Stack:
             },
             # LISTEN cannot pass a transaction pooler: the read caches hear of changes
             # straight from PostgreSQL (kit.fresh).
-            **{
-                f"{s.upper()}_DB_LISTEN_URL": make_url(self.database_url)
-                .set(database=f"forerunner_{s}")
-                .render_as_string(hide_password=False)
-                for s in SERVICES
-            },
+            "FORERUNNER_DB_LISTEN_URL": self.database_url,
         }
         env.pop("DATABASE_URL", None)
         # One signing key for both oversight replicas: each would otherwise make its own.

@@ -34,6 +34,7 @@ from services.kit.auth import (
 from services.kit.background import Periodic
 from services.kit.clock import Clock, SystemClock
 from services.kit.db import Database, KitTables
+from services.kit.fresh import Watched
 from services.kit.http import ServiceClient
 from services.kit.idempotency import purge_expired
 from services.kit.observability import Metrics, RequestContextMiddleware, configure_logging
@@ -88,13 +89,13 @@ def build_app(
     integrity_codes: Mapping[str, str] | None = None,
     background: Sequence[Periodic] = (),
     clock: Clock | None = None,
-    changes_channel: str | None = None,
+    watched: Watched | None = None,
 ) -> FastAPI:
     """A service app with the kit mounted.
 
-    ``changes_channel``: the channel the service's migrations notify when a table its kept
-    reads come from changes (``kit.fresh.notify_changes_sql``). Without one, or with no
-    connection to listen on, ``Reader.kept`` always reads the database.
+    ``watched``: the tables the service's kept reads come from and the channel their
+    triggers notify (``kit.fresh``). Without it, or with no connection to listen on,
+    ``Reader.kept`` always reads the database.
 
     ``peers`` maps a service name to its base URL; the app gets a ``ServiceClient`` for each
     (``app.state.clients``) and, when enabled, an outbox relay delivering to them.
@@ -108,9 +109,9 @@ def build_app(
         relay_task: asyncio.Task[None] | None = None
         listener: asyncio.Task[None] | None = None
         db: Database = app.state.db
-        if changes_channel and db.listen_dsn and settings.read_cache_bytes:
+        if watched and db.listen_dsn and settings.read_cache_bytes:
             listener = asyncio.create_task(
-                db.read_cache.listen(db.listen_connection, changes_channel)
+                db.read_cache.listen(db.listen_connection, watched.channel)
             )
         upkeep = asyncio.create_task(_maintain(app, tables, stop))
         workers = [
@@ -157,10 +158,10 @@ def build_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.db = Database(settings)
+    app.state.db = Database(settings, watched=watched)
     app.state.verifier = TokenVerifier(settings)
     app.state.metrics = Metrics(settings.service_name)
-    if changes_channel:
+    if watched:
         app.state.metrics.watch_read_cache(app.state.db.read_cache)
     app.state.tables = tables
     app.state.calendar = WorkdayCalendar.from_file(settings.workday_calendar_file)

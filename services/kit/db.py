@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.sql.elements import TextClause
 
-from services.kit.fresh import ReadCache
+from services.kit.fresh import ReadCache, Watched
 from services.kit.settings import ServiceSettings
 
 NAMING_CONVENTION = {
@@ -189,7 +189,13 @@ class Database:
     statements when a transaction ends (``server_reset_query = DEALLOCATE ALL``).
     """
 
-    def __init__(self, settings: ServiceSettings, *, engine: AsyncEngine | None = None) -> None:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        engine: AsyncEngine | None = None,
+        watched: Watched | None = None,
+    ) -> None:
         self.schema = settings.schema_name
         server_settings = {"application_name": settings.service_name}
         read_args: dict[str, Any] = {"reset": _keep_server_state}
@@ -235,7 +241,12 @@ class Database:
             connect_args=self.connect_args,
         )
         # Reads kept in memory (kit.fresh); listening is started by the app's lifespan.
-        self.read_cache = ReadCache(settings.read_cache_bytes, settings.read_cache_seconds)
+        self.watched = watched
+        self.read_cache = ReadCache(
+            settings.read_cache_bytes,
+            settings.read_cache_seconds,
+            tables=watched.tables if watched else (),
+        )
         listen_url = settings.db_listen_url or (
             None if settings.db_pgbouncer else settings.database_url
         )
@@ -282,26 +293,53 @@ class Database:
         await self.engine.dispose()
 
 
-# A session that wrote empties its process's read cache when it commits (kit.fresh): the
-# caller who wrote reads the write back at once, before the database's notification arrives.
+# A session that wrote a table of the read cache's empties it when it commits (kit.fresh):
+# the caller who wrote reads the write back at once, before the database's notification
+# arrives. Statements are matched to the tables they change; a text statement by the names
+# in it; a write the ORM never sees (a COPY on the driver connection) is told with note_write.
 _READ_CACHE = "read_cache"
 _WROTE = "wrote"
 _READING = ("SELECT", "SHOW")
 
 
+def _note(session: Session, name: str) -> None:
+    cache: ReadCache | None = session.info.get(_READ_CACHE)
+    if cache is not None and name in cache.tables:
+        session.info[_WROTE] = True
+
+
+def note_write(session: AsyncSession, table: Table) -> None:
+    """This transaction changed ``table`` where the ORM could not see it."""
+    _note(session.sync_session, table.fullname)
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _note_write(state: ORMExecuteState) -> None:
-    statement = state.statement
-    if state.is_select or (
-        isinstance(statement, TextClause) and statement.text.lstrip()[:6].upper() in _READING
-    ):
+    if state.is_select:
         return
-    state.session.info[_WROTE] = True
+    statement = state.statement
+    table = getattr(statement, "table", None)
+    if table is not None and hasattr(table, "fullname"):
+        _note(state.session, table.fullname)
+        return
+    cache: ReadCache | None = state.session.info.get(_READ_CACHE)
+    if cache is None:
+        return
+    if isinstance(statement, TextClause):
+        sql = statement.text
+        if sql.lstrip()[:6].upper() in _READING and ";" not in sql:
+            return
+        if not any(name in sql for name in cache.tables):
+            return
+    state.session.info[_WROTE] = True  # a construct not understood: take it as a write
 
 
 @event.listens_for(Session, "after_flush")
 def _note_flush(session: Session, _context: Any) -> None:
-    session.info[_WROTE] = True
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        table = getattr(obj, "__table__", None)
+        if table is not None:
+            _note(session, table.fullname)
 
 
 @event.listens_for(Session, "after_commit")

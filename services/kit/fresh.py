@@ -25,7 +25,8 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import asyncpg  # type: ignore[import-untyped]
@@ -58,8 +59,12 @@ class ReadCache:
         max_bytes: int,
         max_age: float,
         *,
+        tables: Iterable[str] = (),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        # The tables (schema.name) the kept reads come from: a commit of this process that
+        # wrote one of them forgets at once (kit.db).
+        self.tables = frozenset(tables)
         self.max_bytes = max_bytes
         self.max_age = max_age
         self._clock = clock
@@ -167,6 +172,15 @@ class ReadCache:
 
 
 MISSING = _MISSING
+
+
+@dataclass(frozen=True)
+class Watched:
+    """What a service's kept reads come from: the channel its migrations notify, and the
+    tables (``schema.name``) whose triggers notify it."""
+
+    channel: str
+    tables: tuple[str, ...]
 
 
 def _set(event: asyncio.Event, *_args: Any) -> None:

@@ -9,6 +9,7 @@ from services.clients.registry import RegistryClient
 from services.kit.app import build_app
 from services.kit.background import Periodic
 from services.kit.clock import Clock
+from services.kit.fresh import Watched
 from services.ranking.evaluators.router import router as evaluators_router
 from services.ranking.key_areas.router import router as key_areas_router
 from services.ranking.models import kit_tables
@@ -25,6 +26,8 @@ from services.ranking.titles import service as titles
 from services.ranking.titles.router import router as titles_router
 
 VERSION = "0.3.0"
+# "Is this a current forerunner" is kept until a title changes (ranking_0005, kit.fresh).
+KEPT_READS = Watched("ranking_changed", ("ranking.titles",))
 
 INTEGRITY_CODES = {
     "uq_key_areas_year_level_name": "duplicate_key_area",
@@ -66,7 +69,7 @@ def create_app(
         peers={"registry": settings.registry_url, "oversight": settings.oversight_url},
         integrity_codes=INTEGRITY_CODES,
         clock=clock,
-        changes_channel="ranking_changed",
+        watched=KEPT_READS,
         background=[
             worker.periodic(settings),
             Periodic("ranking-lapses", settings.steps_poll_seconds, shortlists.lapse_step),

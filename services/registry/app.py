@@ -3,6 +3,7 @@
 from fastapi import FastAPI
 
 from services.kit.app import build_app
+from services.kit.fresh import Watched
 from services.registry.categories.router import router as categories
 from services.registry.changes.router import router as changes
 from services.registry.enterprises.router import router as enterprises
@@ -13,6 +14,18 @@ from services.registry.standards.router import router as standards
 from services.registry.sync.router import router as sync
 
 VERSION = "0.1.0"
+# What the kept public reads (a standard, a search page, the catalogue) are read from; the
+# triggers of registry_0006 notify the channel (kit.fresh).
+KEPT_READS = Watched(
+    "registry_changed",
+    (
+        "registry.standards",
+        "registry.standard_versions",
+        "registry.enterprises",
+        "registry.categories",
+        "registry.category_indicators",
+    ),
+)
 
 
 def create_app(settings: RegistrySettings | None = None) -> FastAPI:
@@ -28,7 +41,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         version=VERSION,
         routers=[standards, categories, enterprises, changes, sync, exports],
         tables=kit_tables,
-        changes_channel="registry_changed",
+        watched=KEPT_READS,
         integrity_codes={
             "pk_enterprises": "duplicate_uscc",
             "uq_standards_uscc_standard_no_key": "duplicate_standard_no",

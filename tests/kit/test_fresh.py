@@ -11,10 +11,12 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 import pytest_asyncio
-from sqlalchemy import text
+from sqlalchemy import Column, Integer, MetaData, Table, Text, text, update
 
-from services.kit.db import Database, plain_url
-from services.kit.fresh import ReadCache, notify_changes_sql
+from services.kit.db import Database, note_write, plain_url
+from services.kit.fresh import ReadCache, Watched, notify_changes_sql
+from services.ranking import app as ranking_app
+from services.registry import app as registry_app
 from services.registry.settings import RegistrySettings
 from tests.conftest import service_settings
 
@@ -39,7 +41,8 @@ async def dsn(database_url: str) -> AsyncIterator[str]:
     try:
         await conn.execute(
             "DROP SCHEMA IF EXISTS fresh_test CASCADE; CREATE SCHEMA fresh_test; "
-            "CREATE TABLE fresh_test.items (id int PRIMARY KEY, name text NOT NULL)"
+            "CREATE TABLE fresh_test.items (id int PRIMARY KEY, name text NOT NULL); "
+            "CREATE TABLE fresh_test.other (id int PRIMARY KEY)"
         )
         for statement in notify_changes_sql("fresh_test", CHANNEL, ["items"]):
             await conn.execute(statement)
@@ -81,9 +84,9 @@ async def live(dsn: str) -> AsyncIterator[Listening]:
     async def connect() -> asyncpg.Connection:
         return await asyncpg.connect(dsn, server_settings={"application_name": next(names)})
 
-    task = asyncio.create_task(cache.listen(connect, CHANNEL, check_every=0.2, retry_after=0.05))
     writer = await asyncpg.connect(dsn)
-    await writer.execute("TRUNCATE fresh_test.items")
+    await writer.execute("TRUNCATE fresh_test.items")  # before listening: never heard here
+    task = asyncio.create_task(cache.listen(connect, CHANNEL, check_every=0.2, retry_after=0.05))
     try:
         await eventually(lambda: cache.listening)
         yield Listening(cache, dsn, writer)
@@ -214,33 +217,71 @@ async def test_a_cache_of_no_bytes_keeps_nothing() -> None:
     assert calls == 2
 
 
-async def test_a_commit_that_wrote_through_this_process_forgets_at_once(
+ITEMS = Table(
+    "items",
+    MetaData(schema="fresh_test"),
+    Column("id", Integer, primary_key=True),
+    Column("name", Text),
+)
+
+
+async def test_a_commit_that_wrote_a_kept_table_through_this_process_forgets_at_once(
     database_url: str, dsn: str
 ) -> None:
-    db = Database(service_settings(RegistrySettings, database_url))
+    watched = Watched(CHANNEL, ("fresh_test.items",))
+    db = Database(service_settings(RegistrySettings, database_url), watched=watched)
     cache = db.read_cache
     cache.listening = True  # as if listening, with no listener to tell it anything
+
+    async def commit(*statements: Any) -> None:
+        async with db.sessionmaker() as session:
+            for statement in statements:
+                await session.execute(statement)
+            await session.commit()
+
     try:
         await cache.kept("k", _value)
-        async with db.sessionmaker() as session:
-            await session.execute(text("SELECT count(*) FROM fresh_test.items"))
-            await session.commit()
+        await commit(text("SELECT count(*) FROM fresh_test.items"))
         assert len(cache) == 1, "a commit that only read forgets nothing"
+        await commit(text("INSERT INTO fresh_test.other VALUES (1)"))
+        await commit(text("UPDATE fresh_test.other SET id = 2"))
+        assert len(cache) == 1, "a table the kept reads do not come from forgets nothing"
         async with db.sessionmaker() as session:
             await session.execute(text("INSERT INTO fresh_test.items VALUES (42, 'mine')"))
             await session.rollback()
         assert len(cache) == 1, "a rollback forgets nothing"
-        async with db.sessionmaker() as session:
-            await session.execute(text("INSERT INTO fresh_test.items VALUES (42, 'mine')"))
-            await session.commit()
+        await commit(text("INSERT INTO fresh_test.items VALUES (42, 'mine')"))
         assert len(cache) == 0, "the commit itself forgets, before any notification"
         await cache.kept("k", _value)
+        await commit(update(ITEMS).where(ITEMS.c.id == 42).values(name="changed"))
+        assert len(cache) == 0, "a statement on the table object"
+        await cache.kept("k", _value)
         async with db.sessionmaker() as session:
-            await session.execute(text("DELETE FROM fresh_test.items WHERE id = 42"))
+            note_write(session, ITEMS)  # what a COPY on the driver connection says
             await session.commit()
         assert len(cache) == 0
+        await commit(text("DELETE FROM fresh_test.items"), text("DELETE FROM fresh_test.other"))
     finally:
         await db.dispose()
+
+
+async def test_each_service_watches_the_tables_its_triggers_notify(database_url: str) -> None:
+    conn = await asyncpg.connect(plain_url(database_url))
+    try:
+        for watched in (registry_app.KEPT_READS, ranking_app.KEPT_READS):
+            schema = watched.channel.removesuffix("_changed")
+            rows = await conn.fetch(
+                "SELECT DISTINCT c.relname, p.prosrc FROM pg_trigger t "
+                "JOIN pg_class c ON c.oid = t.tgrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "JOIN pg_proc p ON p.oid = t.tgfoid "
+                "WHERE n.nspname = $1 AND t.tgname LIKE '%_notifies'",
+                schema,
+            )
+            assert {f"{schema}.{r['relname']}" for r in rows} == set(watched.tables)
+            assert all(f"'{watched.channel}'" in r["prosrc"] for r in rows)
+    finally:
+        await conn.close()
 
 
 async def _value() -> str:

@@ -202,6 +202,11 @@ def test_the_cycle_through_the_gateway_with_both_replicas_at_work(
         lap("window closed, titles granted")
 
         revoked, kept = titled
+        # Each ranking replica answers "is this a forerunner" and keeps the answer (kit.fresh).
+        replicas = [f"http://127.0.0.1:{port}" for port in stack.replicas["ranking"]]
+        for base in replicas:
+            for _ in range(2):
+                assert [t["id"] for t in _forerunners(base, revoked["uscc"])] == [revoked["id"]]
         case = walk.file_complaint(
             api,
             {"type": "title", "id": revoked["id"]},
@@ -211,6 +216,12 @@ def test_the_cycle_through_the_gateway_with_both_replicas_at_work(
         )
         walk.decide(api, case, "upheld", "抽检不合格，撤销其领跑者称号")
         walk.title_when(api, revoked["id"], "revoked")
+        # Whichever replica revoked it, neither answers from what it kept before: the other
+        # hears of the change from PostgreSQL.
+        heard = time.perf_counter()
+        for base in replicas:
+            wait_for(lambda b=base: not _forerunners(b, revoked["uscc"]), timeout=5, interval=0.01)
+        timings["revocation seen by both ranking replicas"] = time.perf_counter() - heard
         assert walk.notice_about(api, "revocation", revoked["id"]) is not None
         lap("complaint, decision, revocation crosses to ranking (oversight's outbox)")
 
@@ -247,6 +258,16 @@ def test_the_cycle_through_the_gateway_with_both_replicas_at_work(
             for k in ("ranking_outbox", "oversight_outbox")
         }
         print(f"  outbox delivery attempts: {attempts}")
+
+    # Every replica of the services with kept reads listened, and answered some from memory.
+    for service in ("registry", "ranking"):
+        for port in stack.replicas[service]:
+            text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+            assert f'read_cache_listening{{service="{service}"}} 1.0' in text, (service, port)
+            hits = re.search(r'read_cache_lookups_total\{outcome="hit"[^}]*\} (\S+)', text)
+            assert hits is not None, (service, port)
+            if service == "ranking":
+                assert float(hits.group(1)) >= 1, (service, port)
 
     # Both replicas of each service ran every one of its loops.
     for service, loops in LOOPS.items():
@@ -316,6 +337,13 @@ def test_the_cycle_through_the_gateway_with_both_replicas_at_work(
     assert total["ranking-lapses"] == 1, handled
     assert total["ranking-runs"] == 1, handled
     assert total["ranking-feed"] == feed["changes"], handled
+
+
+def _forerunners(base: str, uscc: str) -> list[dict[str, Any]]:
+    """The current titles of an enterprise, asked of one replica directly."""
+    answer = httpx.get(f"{base}/v1/forerunners", params={"uscc": uscc}, timeout=10)
+    assert answer.status_code == 200, answer.text
+    return list(answer.json()["items"])
 
 
 def _notice_ids(notices: list[Any]) -> list[str]:

@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.kit.db import note_write
 from services.registry.models import (
     Category,
     CategoryIndicator,
@@ -180,6 +181,7 @@ async def put_rows(session: AsyncSession, table: Table, rows: Sequence[dict[str,
         await session.execute(insert(table).values(values))
         return
     columns = list(rows[0])
+    note_write(session, table)  # the ORM does not see a COPY (kit.fresh)
     connection = await (await session.connection()).get_raw_connection()
     driver: Any = connection.driver_connection
     assert driver.is_in_transaction(), "a COPY must not commit on its own"
