@@ -5,13 +5,16 @@ Run: ``python -m bench.lookup`` (100,000 titles, 10 s per run, best of 2) or
 
 In a scratch database (dropped at the end), migrated for ranking, N titles are written in one
 statement (one key area, body, plan, run and shortlist behind them; each title its own
-enterprise, standard number and barcode). Then two servers start as processes under the same
-uvicorn settings, pinned to core 0 (``bench.read``'s machinery): the real ranking service and
-the baseline below (the same row through an asyncpg pool; no auth, middleware, normalisation,
-ETag or checks). wrk runs pinned to core 1, 64 connections, over random lookups by ``uscc``,
+enterprise, standard number and barcode). Then three servers start as processes under the
+same uvicorn settings, pinned to core 0 (``bench.read``'s machinery): the real ranking service
+as configured by default, which keeps lookups in memory until a title changes
+(``kit.fresh``); the same with nothing kept (``READ_CACHE_BYTES=0``); and the baseline below
+(the same row through an asyncpg pool; no auth, middleware, normalisation, ETag, checks or
+cache). wrk runs pinned to core 1, 64 connections, over random lookups by ``uscc``,
 by ``standard_no`` and by ``barcode``, and then the same by ``uscc`` with a matching
-``If-None-Match`` (304) on the real service. Printed: requests per second and p50/p99 of each,
-and the ratios (target: throughput >= 0.8x, p99 <= 20 ms; the 304 path faster still).
+``If-None-Match`` (304) on both real services. Printed: requests per second and p50/p99 of
+each, the ratios (target: throughput >= 0.8x, p99 <= 20 ms; the 304 path faster still), and
+the share of lookups answered from memory.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from fastapi import FastAPI, Request
 
 from bench._common import connect_kwargs
 from bench._common import scratch_database as scratch
-from bench.read import Figure, _ms, ensure_wrk, run_wrk, server
+from bench.read import Figure, _ms, compare, ensure_wrk, server
 from services.kit.migrations import upgrade
 
 SEED = """
@@ -204,36 +207,39 @@ def main(argv: list[str] | None = None) -> None:
             "BARE_DATABASE_URL": url,
         }
         print(
-            f"{'lookup':16} {'ranking req/s':>13} {'bare req/s':>10} {'ratio':>6} "
-            f"{'p50 ms':>13} {'p99 ms':>13}"
+            f"{'lookup':16} {'ranking':9} {'req/s':>6} {'bare':>6} {'ratio':>6} "
+            f"{'p50 ms':>13} {'p99 ms':>13} {'from memory':>11}"
         )
         with (
             server("services.ranking.app:create_app", env, 0) as real,
+            server(
+                "services.ranking.app:create_app", env | {"RANKING_READ_CACHE_BYTES": "0"}, 0
+            ) as uncached,
             server("bench.lookup:create_bare", env, 0) as bare,
             tempfile.TemporaryDirectory() as tmp,
         ):
+            servers = {"bare": bare, "kept": real, "database": uncached}
             paths_file = str(Path(tmp) / "paths.txt")
             for name, group in paths(args.n).items():
                 Path(paths_file).write_text("\n".join(group) + "\n", encoding="utf-8")
-                best: dict[str, Figure] = {}
-                for _ in range(args.repeats):
-                    for label, base in (("bare", bare), ("real", real)):
-                        fig = run_wrk(wrk, base, paths_file, args.seconds, args.connections)
-                        if label not in best or fig.rps > best[label].rps:
-                            best[label] = fig
-                r, b = best["real"], best["bare"]
+                best, shares = compare(wrk, servers, paths_file, args)
+                b = best["bare"]
+                for label in ("kept", "database"):
+                    r = best[label]
+                    print(
+                        f"{name:16} {label:9} {r.rps:6.0f} {b.rps:6.0f} {r.rps / b.rps:6.2f} "
+                        f"{r.p50_ms:6.1f}/{b.p50_ms:<6.1f} {r.p99_ms:6.1f}/{b.p99_ms:<6.1f} "
+                        f"{shares[label]:10.0%}",
+                        flush=True,
+                    )
+            one = paths(args.n)["by uscc"][0]
+            for label in ("kept", "database"):
+                fig = run_wrk_304(wrk, servers[label], one, args.seconds, args.connections)
                 print(
-                    f"{name:16} {r.rps:13.0f} {b.rps:10.0f} {r.rps / b.rps:6.2f} "
-                    f"{r.p50_ms:6.1f}/{b.p50_ms:<6.1f} {r.p99_ms:6.1f}/{b.p99_ms:<6.1f}",
+                    f"{'304 by uscc':16} {label:9} {fig.rps:6.0f} {'-':>6} {'-':>6} "
+                    f"{fig.p50_ms:6.1f}{'':7} {fig.p99_ms:6.1f}",
                     flush=True,
                 )
-            one = paths(args.n)["by uscc"][0]
-            fig = run_wrk_304(wrk, real, one, args.seconds, args.connections)
-            print(
-                f"{'304 by uscc':16} {fig.rps:13.0f} {'-':>10} {'-':>6} "
-                f"{fig.p50_ms:6.1f}{'':7} {fig.p99_ms:6.1f}",
-                flush=True,
-            )
 
 
 if __name__ == "__main__":

@@ -4,13 +4,17 @@ Run: ``python -m bench.read`` (20,000 disclosures, 10 s per run, best of 2) or
 ``--n 5000 --seconds 5 --repeats 1`` for a quick look.
 
 In a scratch database (dropped at the end), N disclosures are synced through the registry
-app. Then two servers start as processes under the same uvicorn settings, both pinned to core
-0: the real registry (``services.registry.app``) and the baseline (``bench._bare_read``: the
-same SQL through an asyncpg pool, no auth, middleware, ORM or checks). wrk (Debian's package,
+app. Then three servers start as processes under the same uvicorn settings, all pinned to core
+0: the real registry (``services.registry.app``) as configured by default, which keeps its
+public reads in memory until their tables change (``kit.fresh``); the same with nothing kept
+(``READ_CACHE_BYTES=0``), every read from the database; and the baseline
+(``bench._bare_read``: the same SQL through an asyncpg pool, no auth, middleware, ORM, checks
+or cache). wrk (Debian's package,
 installed when missing) runs pinned to core 1, 64 connections, over four reads: one standard by
 id (random ids), a two-character Chinese search, a category listing and one category. Each
-figure is the best of the repeats, the two servers alternating. Printed: requests per second
-and p50/p99 latency of each, and the ratios (target: throughput >= 0.8x, p99 <= 1.5x).
+figure is the best of the repeats, the servers alternating. Printed: requests per second and
+p50/p99 latency of each registry against the baseline, the ratios (target: throughput >=
+0.8x, p99 <= 1.5x), and the share of the kept reads answered from memory.
 Any non-2xx answer fails the bench: a fast error is no read.
 """
 
@@ -55,6 +59,32 @@ class Figure:
     rps: float
     p50_ms: float
     p99_ms: float
+
+
+def kept_counts(base: str) -> tuple[float, float]:
+    """The server's kept-read hits and misses so far (kit.fresh), from its /metrics."""
+    text = httpx.get(base + "/metrics", timeout=10).text
+    found = dict(re.findall(r'read_cache_lookups_total\{outcome="(\w+)"[^}]*\} (\S+)', text))
+    return float(found.get("hit", 0)), float(found.get("miss", 0))
+
+
+def compare(
+    wrk: str, servers: dict[str, str], paths_file: str, args: argparse.Namespace
+) -> tuple[dict[str, Figure], dict[str, float]]:
+    """The best of ``args.repeats`` wrk runs on each server, the servers alternating, and
+    the share of each server's kept reads that came from memory over those runs."""
+    best: dict[str, Figure] = {}
+    before = {label: kept_counts(base) for label, base in servers.items()}
+    for _ in range(args.repeats):
+        for label, base in servers.items():
+            fig = run_wrk(wrk, base, paths_file, args.seconds, args.connections)
+            if label not in best or fig.rps > best[label].rps:
+                best[label] = fig
+    shares = {}
+    for label, base in servers.items():
+        hits, misses = (a - b for a, b in zip(kept_counts(base), before[label], strict=True))
+        shares[label] = hits / (hits + misses) if hits + misses else 0.0
+    return best, shares
 
 
 def ensure_wrk() -> str:
@@ -177,32 +207,33 @@ def main(argv: list[str] | None = None) -> None:
             "BARE_DATABASE_URL": url,
         }
         print(
-            f"{'endpoint':28} {'registry req/s':>14} {'bare req/s':>10} {'ratio':>6} "
-            f"{'p50 ms':>13} {'p99 ms':>13} {'p99 ratio':>9}"
+            f"{'endpoint':28} {'registry':9} {'req/s':>6} {'bare':>6} {'ratio':>6} "
+            f"{'p50 ms':>13} {'p99 ms':>13} {'p99 ratio':>9} {'from memory':>11}"
         )
         with (
             server("services.registry.app:create_app", env, 0) as real,
+            server(
+                "services.registry.app:create_app", env | {"REGISTRY_READ_CACHE_BYTES": "0"}, 0
+            ) as uncached,
             server("bench._bare_read:create_app", env, 0) as bare,
             tempfile.TemporaryDirectory() as tmp,
         ):
+            servers = {"bare": bare, "kept": real, "database": uncached}
             for name, paths in groups.items():
                 if args.only and args.only not in name:
                     continue
                 paths_file = str(Path(tmp) / "paths.txt")
                 Path(paths_file).write_text("\n".join(paths) + "\n", encoding="utf-8")
-                best: dict[str, Figure] = {}
-                for _ in range(args.repeats):
-                    for label, base in (("bare", bare), ("real", real)):
-                        fig = run_wrk(wrk, base, paths_file, args.seconds, args.connections)
-                        if label not in best or fig.rps > best[label].rps:
-                            best[label] = fig
-                r, b = best["real"], best["bare"]
-                print(
-                    f"{name:28} {r.rps:14.0f} {b.rps:10.0f} {r.rps / b.rps:6.2f} "
-                    f"{r.p50_ms:6.1f}/{b.p50_ms:<6.1f} {r.p99_ms:6.1f}/{b.p99_ms:<6.1f} "
-                    f"{r.p99_ms / b.p99_ms:9.2f}",
-                    flush=True,
-                )
+                best, shares = compare(wrk, servers, paths_file, args)
+                b = best["bare"]
+                for label in ("kept", "database"):
+                    r = best[label]
+                    print(
+                        f"{name:28} {label:9} {r.rps:6.0f} {b.rps:6.0f} {r.rps / b.rps:6.2f} "
+                        f"{r.p50_ms:6.1f}/{b.p50_ms:<6.1f} {r.p99_ms:6.1f}/{b.p99_ms:<6.1f} "
+                        f"{r.p99_ms / b.p99_ms:9.2f} {shares[label]:10.0%}",
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":

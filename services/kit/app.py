@@ -40,6 +40,7 @@ from services.kit.idempotency import purge_expired
 from services.kit.observability import Metrics, RequestContextMiddleware, configure_logging
 from services.kit.outbox import OutboxRelay
 from services.kit.problems import ProblemBody, install_problem_handlers
+from services.kit.reads import KeptAnswers
 from services.kit.settings import ServiceSettings
 from services.kit.workdays import WorkdayCalendar
 
@@ -90,12 +91,15 @@ def build_app(
     background: Sequence[Periodic] = (),
     clock: Clock | None = None,
     watched: Watched | None = None,
+    kept_answer_paths: Sequence[str] = (),
 ) -> FastAPI:
     """A service app with the kit mounted.
 
     ``watched``: the tables the service's kept reads come from and the channel their
     triggers notify (``kit.fresh``). Without it, or with no connection to listen on,
-    ``Reader.kept`` always reads the database.
+    ``Reader.kept`` always reads the database. ``kept_answer_paths``: the paths whose routes
+    keep their public answer by URL (``kit.reads.kept_answer``), so that a caller holding
+    it gets a 304 before routing.
 
     ``peers`` maps a service name to its base URL; the app gets a ``ServiceClient`` for each
     (``app.state.clients``) and, when enabled, an outbox relay delivering to them.
@@ -179,6 +183,10 @@ def build_app(
     install_problem_handlers(app, integrity_codes)
     # Innermost first: compression and CORS sit inside the request context, so that their
     # answers (a preflight, say) carry the request id and are counted too.
+    if kept_answer_paths:
+        app.add_middleware(
+            KeptAnswers, paths=frozenset(kept_answer_paths), cache=app.state.db.read_cache
+        )
     app.add_middleware(GzipWhereAccepted, minimum_size=settings.gzip_min_bytes, compresslevel=5)
     if settings.cors_origins:
         app.add_middleware(

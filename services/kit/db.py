@@ -327,7 +327,7 @@ def _note_write(state: ORMExecuteState) -> None:
         return
     if isinstance(statement, TextClause):
         sql = statement.text
-        if sql.lstrip()[:6].upper() in _READING and ";" not in sql:
+        if sql.lstrip().upper().startswith(_READING) and ";" not in sql:
             return
         if not any(name in sql for name in cache.tables):
             return

@@ -13,8 +13,10 @@ What a read keeps is the database's answer, not a response: the route still auth
 caller, answers 404, 304 or 200 and sets its headers on every request.
 
 Nothing is served from memory while the listener is not connected, and the connection is
-checked every two seconds. PostgreSQL delivers every notification to a live listener, but
-should one ever be lost unnoticed, nothing older than ``read_cache_seconds`` is served.
+checked twice a second: unless a check succeeded within the last second, nothing is served
+from memory either (a connection cut without a word). PostgreSQL delivers every
+notification to a live listener, but should one ever be lost unnoticed, nothing older than
+``read_cache_seconds`` is served.
 Another process's write is seen here as soon as its notification arrives: milliseconds.
 """
 
@@ -45,6 +47,12 @@ def _weight(value: Any) -> int:
     return DEFAULT_WEIGHT
 
 
+def _key_weight(key: Hashable) -> int:
+    """A key's share of the budget: a key may carry a caller's whole query string."""
+    parts = key if isinstance(key, tuple) else (key,)
+    return 64 + sum(len(p) if isinstance(p, str | bytes) else 32 for p in parts)
+
+
 class ReadCache:
     """Answers of plain reads by key, valid until the next change the service is told of.
 
@@ -71,13 +79,28 @@ class ReadCache:
         self._entries: dict[Hashable, tuple[Any, int, float]] = {}
         self._bytes = 0
         self._generation = 0
-        self.listening = False
+        # Until when the listener is known to be connected (its last check, plus a margin).
+        self._live_until = 0.0
         self.hits = 0
         self.misses = 0
         self.changes = 0
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    @property
+    def listening(self) -> bool:
+        """The listener is connected and was checked moments ago. Nothing is served from
+        memory otherwise: a connection that died silently is distrusted within a second."""
+        return time.monotonic() < self._live_until
+
+    @listening.setter
+    def listening(self, value: bool) -> None:
+        # For tests and for the listener itself: True until told otherwise.
+        self._live_until = float("inf") if value else 0.0
+
+    def _checked(self, margin: float) -> None:
+        self._live_until = time.monotonic() + margin
 
     def changed(self) -> None:
         """Something the kept reads come from has changed: forget them all."""
@@ -111,7 +134,7 @@ class ReadCache:
         generation = self._generation
         value = await read()
         if self.listening and generation == self._generation and self.max_bytes > 0:
-            self._put(key, value, weigh(value))
+            self._put(key, value, weigh(value) + _key_weight(key))
         return value
 
     def _put(self, key: Hashable, value: Any, size: int) -> None:
@@ -131,14 +154,16 @@ class ReadCache:
         connect: Callable[[], Awaitable[asyncpg.Connection]],
         channel: str,
         *,
-        check_every: float = 2.0,
+        check_every: float = 0.5,
         retry_after: float = 0.5,
     ) -> None:
         """Listen on ``channel`` until cancelled, reconnecting when the connection is lost.
 
         Connected, every notification forgets what was kept; the connection is checked
-        every ``check_every`` seconds. Not connected, nothing is served from memory.
+        every ``check_every`` seconds, and unless a check succeeded within the last two
+        intervals nothing is served from memory (a connection cut without a word, say).
         """
+        margin = 2 * check_every
         backoff = retry_after
         while True:
             conn: asyncpg.Connection | None = None
@@ -149,16 +174,19 @@ class ReadCache:
                 await conn.add_listener(channel, self._notified)
                 # Whatever was read before LISTEN took effect may predate a change not heard.
                 self.changed()
-                self.listening = True
+                self._checked(margin)
                 backoff = retry_after
                 while not lost.is_set():
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(lost.wait(), check_every)
                     if not lost.is_set():
                         await conn.fetchval("SELECT 1", timeout=check_every)
+                        self._checked(margin)
                 log.warning("change listener lost its connection; reads go to the database")
             except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
                 log.warning("change listener not connected (%s); reads go to the database", err)
+            except Exception:
+                log.exception("change listener failed; reads go to the database")
             finally:
                 self.listening = False
                 self.changed()

@@ -12,15 +12,17 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NamedTuple, TypeVar
 
 import asyncpg  # type: ignore[import-untyped]
 from fastapi import Depends, Request, Response
 from pydantic import BaseModel
 from pydantic_core import to_json
 from sqlalchemy.exc import DBAPIError
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.kit.db import Database
+from services.kit.fresh import MISSING, ReadCache
 from services.kit.problems import ServiceUnavailable
 
 T = TypeVar("T")
@@ -60,11 +62,18 @@ class Reader:
         its own freshness), e.g. the search's statistics."""
         return self._db.memo
 
-    async def kept(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
+    async def kept(
+        self,
+        key: Hashable,
+        read: Callable[[], Awaitable[T]],
+        weigh: Callable[[T], int] | None = None,
+    ) -> T:
         """``read()``'s answer, from memory while nothing the service's kept reads come from
         has changed since it was read (``kit.fresh``). ``key`` names everything the answer
         depends on; the caller still authorises what it shows."""
-        return await self._db.read_cache.kept(key, read)
+        if weigh is None:
+            return await self._db.read_cache.kept(key, read)
+        return await self._db.read_cache.kept(key, read, weigh)
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         return list(await self._run("fetch", sql, args))
@@ -143,6 +152,78 @@ def _headers(etag: str, public: bool) -> dict[str, str]:
         "Cache-Control": PUBLIC_CACHE if public else PRIVATE_CACHE,
         "Vary": "Authorization, Accept-Encoding",
     }
+
+
+class Answer(NamedTuple):
+    """A public answer as kept: its JSON and its strong ETag (the digest of the JSON)."""
+
+    body: bytes
+    etag: str
+
+
+def answer_key(scope: Scope) -> tuple[str, str, bytes]:
+    """What a public answer kept by its URL is kept under: the path and the raw query."""
+    return ("answer", scope["path"], scope["query_string"])
+
+
+async def kept_answer(
+    request: Request, conn: Reader, read: Callable[[], Awaitable[bytes]]
+) -> Response:
+    """A public read that is the same for every caller who sends the same URL, kept by that
+    URL (``kit.fresh``). Once kept, ``KeptAnswers`` answers a caller who already holds it
+    with a 304 before routing. The route validates the query first, so only a valid URL is
+    ever kept; a read that depends on who asks must not come here."""
+
+    async def make() -> Answer:
+        body = await read()
+        return Answer(body, f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"')
+
+    answer = await conn.kept(answer_key(request.scope), make, _answer_weight)
+    return cached_json_bytes(request, answer.body, etag=answer.etag)
+
+
+def _answer_weight(answer: Answer) -> int:
+    return len(answer.body) + 200
+
+
+class KeptAnswers:
+    """ASGI middleware: a GET of one of ``paths`` whose ``If-None-Match`` names the answer
+    kept for its URL gets its 304 here, without routing, validation or a dependency. Only
+    for callers without credentials: what the routes keep by URL is the public answer.
+    Inside the request context (request id, metrics) and CORS, like any other answer."""
+
+    def __init__(self, app: ASGIApp, paths: frozenset[str], cache: ReadCache) -> None:
+        self.app = app
+        self.paths = paths
+        self.cache = cache
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] in self.paths:
+            held = None
+            for name, value in scope["headers"]:
+                if name == b"if-none-match":
+                    held = value
+                elif name == b"authorization":
+                    held = None
+                    break
+            if held is not None:
+                answer = self.cache.get(answer_key(scope))
+                if answer is not MISSING and _matches(held.decode("latin-1"), answer.etag):
+                    self.cache.hits += 1
+                    await send(
+                        {
+                            "type": "http.response.start",
+                            "status": 304,
+                            "headers": _raw_headers(answer.etag),
+                        }
+                    )
+                    await send({"type": "http.response.body", "body": b""})
+                    return
+        await self.app(scope, receive, send)
+
+
+def _raw_headers(etag: str) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode(), v.encode("latin-1")) for k, v in _headers(etag, True).items()]
 
 
 def cached_json_bytes(

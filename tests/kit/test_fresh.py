@@ -4,7 +4,9 @@ never served while nobody listens, never older than their age, within their budg
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -12,6 +14,7 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 import pytest_asyncio
 from sqlalchemy import Column, Integer, MetaData, Table, Text, text, update
+from sqlalchemy.engine import make_url
 
 from services.kit.db import Database, note_write, plain_url
 from services.kit.fresh import ReadCache, Watched, notify_changes_sql
@@ -286,3 +289,59 @@ async def test_each_service_watches_the_tables_its_triggers_notify(database_url:
 
 async def _value() -> str:
     return "v"
+
+
+async def test_a_listener_gone_silent_is_distrusted_within_a_second(dsn: str) -> None:
+    """A connection cut without a word (a dropped NAT entry, a host gone) tells nobody; the
+    checks that stop answering take the cache out of service, and the stale answer goes."""
+    frozen = asyncio.Event()
+    url = make_url(dsn)
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            while data := await reader.read(65536):
+                if not frozen.is_set():
+                    writer.write(data)
+
+    async def relay(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        server_r, server_w = await asyncio.open_connection(url.host, url.port or 5432)
+        await asyncio.gather(pipe(client_r, server_w), pipe(server_r, client_w))
+
+    proxy = await asyncio.start_server(relay, "127.0.0.1", 0)
+    port = proxy.sockets[0].getsockname()[1]
+    through = url.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
+    cache = ReadCache(1 << 20, 60)
+    task = asyncio.create_task(
+        cache.listen(lambda: asyncpg.connect(through), CHANNEL, check_every=0.25)
+    )
+    writer = await asyncpg.connect(dsn)
+    try:
+        await eventually(lambda: cache.listening)
+
+        async def read() -> int:
+            return int(await writer.fetchval("SELECT count(*) FROM fresh_test.items"))
+
+        before = await cache.kept("n", read)
+        frozen.set()
+        await writer.execute("INSERT INTO fresh_test.items VALUES (500, 'unheard')")
+        started = time.monotonic()
+        await eventually(lambda: not cache.listening, seconds=2)
+        assert time.monotonic() - started <= 0.75  # two check intervals, and a little
+        assert await cache.kept("n", read) == before + 1
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        proxy.close()
+        await writer.execute("DELETE FROM fresh_test.items WHERE id = 500")
+        await writer.close()
+
+
+async def test_a_key_counts_against_the_budget_however_long() -> None:
+    cache = ReadCache(64 * 1024, 60)
+    cache.listening = True
+    for i in range(2000):  # as many URLs differing only in an ignored parameter
+        key = ("answer", "/v1/standards", f"q=x&pad={i}{'p' * 4000}".encode())
+        await cache.kept(key, _value)
+    assert cache._bytes <= 64 * 1024
+    assert len(cache) <= 64 * 1024 // 4000

@@ -228,7 +228,35 @@ async def test_a_revocation_is_seen_at_once_by_a_lookup_kept_in_memory(
             headers={"If-None-Match": first.headers["ETag"]},
         )
         assert again.status_code == 304
+        assert again.headers["ETag"] == first.headers["ETag"]
+        assert again.headers["Cache-Control"] == first.headers["Cache-Control"]
+        assert again.headers["X-Request-ID"]
         assert cache.hits == hits + 1, "the same question is answered from memory"
+        # The 304 came before routing: a route that would fail shows it did not run.
+        routes = ranking_app.router.routes
+        ranking_app.router.routes = []
+        try:
+            edge = await api.get(
+                "/v1/forerunners",
+                params={"uscc": a["uscc"]},
+                headers={"If-None-Match": first.headers["ETag"]},
+            )
+            assert edge.status_code == 304
+            other = await api.get(
+                "/v1/forerunners",
+                params={"uscc": a["uscc"], "limit": 5},
+                headers={"If-None-Match": first.headers["ETag"]},
+            )
+            assert other.status_code == 404, "another URL is another answer"
+        finally:
+            ranking_app.router.routes = routes
+        # A caller with credentials goes through the route; the answer is the same.
+        with_token = await api.get(
+            "/v1/forerunners",
+            params={"uscc": a["uscc"]},
+            headers={"If-None-Match": first.headers["ETag"], **REGULATOR},
+        )
+        assert with_token.status_code == 304
         metrics = (await api.get("/metrics")).text
         assert f'read_cache_lookups_total{{outcome="hit",service="ranking"}} {cache.hits}.0' in (
             metrics

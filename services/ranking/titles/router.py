@@ -17,7 +17,7 @@ from services.kit.pagination import MAX_LIMIT
 from services.kit.preconditions import IfMatchDep, etag
 from services.kit.problems import PROBLEM_RESPONSES
 from services.kit.queries import query_model
-from services.kit.reads import ReaderDep, cached_json_bytes
+from services.kit.reads import ReaderDep, kept_answer
 from services.ranking.titles import reads, service
 from services.ranking.titles.schemas import (
     ForerunnerPage,
@@ -87,13 +87,11 @@ async def forerunners(
     conn: ReaderDep,
     query: Annotated[LookupQuery, Depends(lookup_query)],
 ) -> Response:
-    # Kept in memory until a title changes (kit.fresh): the same question asked again is
-    # answered, or found unchanged (304), without the database.
-    key = ("forerunners", query.filters, query.cursor, query.limit)
-    body = await conn.kept(
-        key, lambda: reads.forerunners(conn, query.filters, query.cursor, query.limit)
+    # Kept in memory by its URL until a title changes (kit.fresh): the same question asked
+    # again is answered without the database, and found unchanged (304) before routing.
+    return await kept_answer(
+        request, conn, lambda: reads.forerunners(conn, query.filters, query.cursor, query.limit)
     )
-    return cached_json_bytes(request, body)
 
 
 @router.get("/v1/titles/{title_id}", summary="One title and its history", response_model=TitleOut)

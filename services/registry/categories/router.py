@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 
 from services.kit.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
 from services.kit.problems import PROBLEM_RESPONSES, NotFound
-from services.kit.reads import ReaderDep, cached_json_bytes
+from services.kit.reads import ReaderDep, cached_json_bytes, kept_answer
 from services.registry.categories import repository
 from services.registry.categories.schemas import CategoryOut
 
@@ -20,13 +20,15 @@ async def list_categories(
     request: Request, conn: ReaderDep, limit: LimitQuery = 20, cursor: CursorQuery = None
 ) -> Response:
     after = decode_cursor(cursor, 1, [str])[0] if cursor else None
-    rows = await conn.kept(
-        ("categories", after, limit), lambda: repository.page(conn, after, limit)
-    )
-    nxt = encode_cursor([rows[limit - 1]["code"]]) if len(rows) > limit else None
-    items = ",".join(r["body"] for r in rows[:limit])
-    body = f'{{"items":[{items}],"next_cursor":{json.dumps(nxt)}}}'
-    return cached_json_bytes(request, body.encode())
+
+    async def page() -> bytes:
+        rows = await repository.page(conn, after, limit)
+        nxt = encode_cursor([rows[limit - 1]["code"]]) if len(rows) > limit else None
+        items = ",".join(r["body"] for r in rows[:limit])
+        return f'{{"items":[{items}],"next_cursor":{json.dumps(nxt)}}}'.encode()
+
+    # Kept by its URL until the catalogue changes (kit.fresh).
+    return await kept_answer(request, conn, page)
 
 
 @router.get(

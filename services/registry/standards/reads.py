@@ -304,6 +304,11 @@ class StandardView:
         return to_json(head)[:-1] + b',"content":' + content.encode() + b"}"
 
 
+def view_weight(view: StandardView | None) -> int:
+    """What a kept standard costs in memory: mostly its content."""
+    return 100 if view is None else 600 + len(view.row["content"])
+
+
 async def one(conn: Reader, standard_id: uuid.UUID) -> StandardView | None:
     row = await conn.fetchrow(ONE, standard_id)
     return StandardView(row) if row is not None else None

@@ -15,7 +15,7 @@ from services.kit.idempotency import IdempotencyDep
 from services.kit.pagination import CursorQuery, LimitQuery, Page
 from services.kit.preconditions import IfMatchDep, etag
 from services.kit.problems import PROBLEM_RESPONSES, NotFound, ValidationFailed
-from services.kit.reads import ReaderDep, cached_json_bytes
+from services.kit.reads import ReaderDep, cached_json_bytes, kept_answer
 from services.registry import policy
 from services.registry.standards import reads, service
 from services.registry.standards.schemas import (
@@ -98,11 +98,10 @@ async def search_standards(
     if principal is not None:  # what a caller may see depends on who it is
         body = await reads.search(conn, filters, principal, cursor, limit)
         return cached_json_bytes(request, body, public=False)
-    # The public view is kept in memory until a disclosure changes (kit.fresh).
-    body = await conn.kept(
-        ("search", filters, cursor, limit), lambda: reads.search(conn, filters, None, cursor, limit)
+    # The public view is kept in memory by its URL until a disclosure changes (kit.fresh).
+    return await kept_answer(
+        request, conn, lambda: reads.search(conn, filters, None, cursor, limit)
     )
-    return cached_json_bytes(request, body)
 
 
 @router.get(
@@ -113,7 +112,9 @@ async def get_standard(
 ) -> Response:
     # The row is kept in memory until a disclosure changes (kit.fresh); who may see it is
     # decided below on every request.
-    found = await conn.kept(("standard", standard_id), lambda: reads.one(conn, standard_id))
+    found = await conn.kept(
+        ("standard", standard_id), lambda: reads.one(conn, standard_id), reads.view_weight
+    )
     if found is None:
         raise NotFound(f"no standard {standard_id}")
     policy.authorise_standard_read(principal, found.uscc, found.hidden)
