@@ -3,10 +3,11 @@
 The public reads (a standard by id, a search page, "is this a current forerunner") are asked
 far more often than what they read changes. Each table a service's kept reads come from
 notifies the service's channel at the end of every statement that changed a row of it
-(``notify_changes_sql``, installed by the service's migrations; PostgreSQL sends a NOTIFY
-when the transaction commits, and never for one that rolls back). Every process listens on a
-connection of its own, straight to PostgreSQL (PgBouncer in transaction mode cannot carry
-LISTEN: ``db_listen_url``), and forgets what it kept when told. A commit that wrote through
+(``kit_migrations.kit_0002_notify_changes``, installed by the service's migrations;
+PostgreSQL sends a NOTIFY when the transaction commits, and never for one that rolls
+back). Every process listens on a connection of its own, straight to PostgreSQL (PgBouncer
+in transaction mode cannot carry LISTEN: ``db_listen_url``), and forgets what it kept when
+told. A commit that wrote through
 this process's own sessions forgets at once (``kit.db``), so a caller reads its own write.
 
 What a read keeps is the database's answer, not a response: the route still authorises the
@@ -213,44 +214,3 @@ class Watched:
 
 def _set(event: asyncio.Event, *_args: Any) -> None:
     event.set()
-
-
-def notify_changes_sql(schema: str, channel: str, tables: list[str]) -> list[str]:
-    """DDL: every statement that changes a row of one of ``tables`` notifies ``channel`` at
-    commit. Statement triggers, so a bulk COPY sends one notification and not one per row;
-    a statement that changed no row (a claim that found nothing) sends none."""
-    fn = f"{schema}.notify_changed"
-    stmts = [
-        f"""CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  -- Only a trigger with a transition table may look at changed_rows (plpgsql plans the
-  -- ELSIF when it first gets there).
-  IF TG_OP = 'TRUNCATE' THEN
-    PERFORM pg_notify('{channel}', TG_TABLE_NAME);
-  ELSIF EXISTS (SELECT FROM changed_rows) THEN
-    PERFORM pg_notify('{channel}', TG_TABLE_NAME);
-  END IF;
-  RETURN NULL;
-END $$"""
-    ]
-    for table in tables:
-        for op, rows in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD")):
-            stmts.append(
-                f"CREATE TRIGGER {table}_{op.lower()}_notifies AFTER {op} ON {schema}.{table} "
-                f"REFERENCING {rows} TABLE AS changed_rows FOR EACH STATEMENT "
-                f"EXECUTE FUNCTION {fn}()"
-            )
-        stmts.append(
-            f"CREATE TRIGGER {table}_truncate_notifies AFTER TRUNCATE ON {schema}.{table} "
-            f"FOR EACH STATEMENT EXECUTE FUNCTION {fn}()"
-        )
-    return stmts
-
-
-def drop_notify_changes_sql(schema: str, tables: list[str]) -> list[str]:
-    stmts = [
-        f"DROP TRIGGER IF EXISTS {table}_{op}_notifies ON {schema}.{table}"
-        for table in tables
-        for op in ("insert", "update", "delete", "truncate")
-    ]
-    return [*stmts, f"DROP FUNCTION IF EXISTS {schema}.notify_changed()"]

@@ -103,3 +103,46 @@ def kit_0001_down(schema: str) -> None:
     op.drop_table("idempotency_keys", schema=schema)
     op.drop_index(op.f("ix_audit_log_entity_entity_id"), table_name="audit_log", schema=schema)
     op.drop_table("audit_log", schema=schema)
+
+
+def kit_0002_notify_changes(schema: str, channel: str, tables: list[str]) -> list[str]:
+    """DDL (a frozen step, like kit_0001): every statement that changes a row of one of
+    ``tables`` notifies ``channel`` at commit (the read caches of ``kit.fresh`` listen).
+    Statement triggers, so a bulk COPY sends one notification and not one per row;
+    a statement that changed no row (a claim that found nothing) sends none."""
+    fn = f"{schema}.notify_changed"
+    stmts = [
+        f"""CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  -- Only a trigger with a transition table may look at changed_rows (plpgsql plans the
+  -- ELSIF when it first gets there).
+  IF TG_OP = 'TRUNCATE' THEN
+    PERFORM pg_notify('{channel}', TG_TABLE_NAME);
+  ELSIF EXISTS (SELECT FROM changed_rows) THEN
+    PERFORM pg_notify('{channel}', TG_TABLE_NAME);
+  END IF;
+  RETURN NULL;
+END $$"""
+    ]
+    for table in tables:
+        for event, rows in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD")):
+            stmts.append(
+                f"CREATE TRIGGER {table}_{event.lower()}_notifies AFTER {event} "
+                f"ON {schema}.{table} "
+                f"REFERENCING {rows} TABLE AS changed_rows FOR EACH STATEMENT "
+                f"EXECUTE FUNCTION {fn}()"
+            )
+        stmts.append(
+            f"CREATE TRIGGER {table}_truncate_notifies AFTER TRUNCATE ON {schema}.{table} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {fn}()"
+        )
+    return stmts
+
+
+def kit_0002_notify_changes_down(schema: str, tables: list[str]) -> list[str]:
+    stmts = [
+        f"DROP TRIGGER IF EXISTS {table}_{event}_notifies ON {schema}.{table}"
+        for table in tables
+        for event in ("insert", "update", "delete", "truncate")
+    ]
+    return [*stmts, f"DROP FUNCTION IF EXISTS {schema}.notify_changed()"]

@@ -17,7 +17,8 @@ from sqlalchemy import Column, Integer, MetaData, Table, Text, text, update
 from sqlalchemy.engine import make_url
 
 from services.kit.db import Database, note_write, plain_url
-from services.kit.fresh import ReadCache, Watched, notify_changes_sql
+from services.kit.fresh import ReadCache, Watched
+from services.kit.kit_migrations import kit_0002_notify_changes
 from services.ranking import app as ranking_app
 from services.registry import app as registry_app
 from services.registry.settings import RegistrySettings
@@ -47,7 +48,7 @@ async def dsn(database_url: str) -> AsyncIterator[str]:
             "CREATE TABLE fresh_test.items (id int PRIMARY KEY, name text NOT NULL); "
             "CREATE TABLE fresh_test.other (id int PRIMARY KEY)"
         )
-        for statement in notify_changes_sql("fresh_test", CHANNEL, ["items"]):
+        for statement in kit_0002_notify_changes("fresh_test", CHANNEL, ["items"]):
             await conn.execute(statement)
         yield url
         await conn.execute("DROP SCHEMA fresh_test CASCADE")

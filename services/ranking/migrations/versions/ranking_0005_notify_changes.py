@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-from services.kit.fresh import drop_notify_changes_sql, notify_changes_sql
+from services.kit.kit_migrations import kit_0002_notify_changes, kit_0002_notify_changes_down
 
 revision: str = "ranking_0005"
 down_revision: str | None = "ranking_0004"
@@ -24,10 +24,10 @@ TABLES = ["titles"]
 
 
 def upgrade() -> None:
-    for statement in notify_changes_sql("ranking", "ranking_changed", TABLES):
+    for statement in kit_0002_notify_changes("ranking", "ranking_changed", TABLES):
         op.execute(statement)
 
 
 def downgrade() -> None:
-    for statement in drop_notify_changes_sql("ranking", TABLES):
+    for statement in kit_0002_notify_changes_down("ranking", TABLES):
         op.execute(statement)

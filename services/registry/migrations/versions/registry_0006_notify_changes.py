@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-from services.kit.fresh import drop_notify_changes_sql, notify_changes_sql
+from services.kit.kit_migrations import kit_0002_notify_changes, kit_0002_notify_changes_down
 
 revision: str = "registry_0006"
 down_revision: str | None = "registry_0005"
@@ -24,10 +24,10 @@ TABLES = ["standards", "standard_versions", "enterprises", "categories", "catego
 
 
 def upgrade() -> None:
-    for statement in notify_changes_sql("registry", "registry_changed", TABLES):
+    for statement in kit_0002_notify_changes("registry", "registry_changed", TABLES):
         op.execute(statement)
 
 
 def downgrade() -> None:
-    for statement in drop_notify_changes_sql("registry", TABLES):
+    for statement in kit_0002_notify_changes_down("registry", TABLES):
         op.execute(statement)
