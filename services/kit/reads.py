@@ -187,10 +187,12 @@ def _answer_weight(answer: Answer) -> int:
 
 
 class KeptAnswers:
-    """ASGI middleware: a GET of one of ``paths`` whose ``If-None-Match`` names the answer
-    kept for its URL gets its 304 here, without routing, validation or a dependency. Only
-    for callers without credentials: what the routes keep by URL is the public answer.
-    Inside the request context (request id, metrics) and CORS, like any other answer."""
+    """ASGI middleware: a GET of one of ``paths`` whose answer is kept for its URL is
+    answered here, without routing, validation or a dependency: a 304 when ``If-None-Match``
+    names it, else the kept JSON with the headers the route sends. The route validated that
+    URL when it kept the answer, and the same URL validates the same way. Only for callers
+    without credentials: what the routes keep by URL is the public answer. Inside the request
+    context (request id, metrics), gzip and CORS, like any other answer."""
 
     def __init__(self, app: ASGIApp, paths: frozenset[str], cache: ReadCache) -> None:
         self.app = app
@@ -199,25 +201,26 @@ class KeptAnswers:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] in self.paths:
-            held = None
+            held = b""
             for name, value in scope["headers"]:
                 if name == b"if-none-match":
                     held = value
                 elif name == b"authorization":
-                    held = None
                     break
-            if held is not None:
+            else:
                 answer = self.cache.get(answer_key(scope))
-                if answer is not MISSING and _matches(held.decode("latin-1"), answer.etag):
+                if answer is not MISSING:
                     self.cache.hits += 1
-                    await send(
-                        {
-                            "type": "http.response.start",
-                            "status": 304,
-                            "headers": _raw_headers(answer.etag),
-                        }
-                    )
-                    await send({"type": "http.response.body", "body": b""})
+                    headers = _raw_headers(answer.etag)
+                    if _matches(held.decode("latin-1"), answer.etag):
+                        start = {"type": "http.response.start", "status": 304, "headers": headers}
+                        await send(start)
+                        await send({"type": "http.response.body", "body": b""})
+                        return
+                    headers.append((b"content-type", JSON.encode()))
+                    headers.append((b"content-length", str(len(answer.body)).encode()))
+                    await send({"type": "http.response.start", "status": 200, "headers": headers})
+                    await send({"type": "http.response.body", "body": answer.body})
                     return
         await self.app(scope, receive, send)
 
