@@ -91,15 +91,15 @@ def build_app(
     background: Sequence[Periodic] = (),
     clock: Clock | None = None,
     watched: Watched | None = None,
-    kept_answer_paths: Sequence[str] = (),
+    kept_answer_prefixes: Sequence[str] = (),
 ) -> FastAPI:
     """A service app with the kit mounted.
 
     ``watched``: the tables the service's kept reads come from and the channel their
     triggers notify (``kit.fresh``). Without it, or with no connection to listen on,
-    ``Reader.kept`` always reads the database. ``kept_answer_paths``: the paths whose routes
-    keep their public answer by URL (``kit.reads.kept_answer``), so that a caller holding
-    it gets a 304 before routing.
+    ``Reader.kept`` always reads the database. ``kept_answer_prefixes``: where routes keep
+    their public answer by URL (``kit.reads.kept_answer``), so that a caller without
+    credentials gets it, or its 304, before routing.
 
     ``peers`` maps a service name to its base URL; the app gets a ``ServiceClient`` for each
     (``app.state.clients``) and, when enabled, an outbox relay delivering to them.
@@ -183,9 +183,9 @@ def build_app(
     install_problem_handlers(app, integrity_codes)
     # Innermost first: compression and CORS sit inside the request context, so that their
     # answers (a preflight, say) carry the request id and are counted too.
-    if kept_answer_paths:
+    if kept_answer_prefixes:
         app.add_middleware(
-            KeptAnswers, paths=frozenset(kept_answer_paths), cache=app.state.db.read_cache
+            KeptAnswers, prefixes=tuple(kept_answer_prefixes), cache=app.state.db.read_cache
         )
     app.add_middleware(GzipWhereAccepted, minimum_size=settings.gzip_min_bytes, compresslevel=5)
     if settings.cors_origins:

@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.kit.db import Database
-from services.kit.fresh import MISSING, ReadCache
+from services.kit.fresh import ReadCache
 from services.kit.problems import ServiceUnavailable
 
 T = TypeVar("T")
@@ -178,29 +178,44 @@ async def kept_answer(
         body = await read()
         return Answer(body, f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"')
 
-    answer = await conn.kept(answer_key(request.scope), make, _answer_weight)
+    answer = await kept_public(request, conn, make)
+    assert answer is not None
     return cached_json_bytes(request, answer.body, etag=answer.etag)
 
 
-def _answer_weight(answer: Answer) -> int:
-    return len(answer.body) + 200
+async def kept_public(
+    request: Request, conn: Reader, read: Callable[[], Awaitable[Answer | None]]
+) -> Answer | None:
+    """The public answer of this URL (None: there is none, a 404), kept by the URL like
+    ``kept_answer``'s; for a route that builds its own ETag."""
+    return await conn.kept(answer_key(request.scope), read, _answer_weight)
+
+
+def _answer_weight(answer: Answer | None) -> int:
+    return 100 if answer is None else len(answer.body) + 200
 
 
 class KeptAnswers:
-    """ASGI middleware: a GET of one of ``paths`` whose answer is kept for its URL is
+    """ASGI middleware: a GET under one of ``prefixes`` whose answer is kept for its URL is
     answered here, without routing, validation or a dependency: a 304 when ``If-None-Match``
     names it, else the kept JSON with the headers the route sends. The route validated that
     URL when it kept the answer, and the same URL validates the same way. Only for callers
     without credentials: what the routes keep by URL is the public answer. Inside the request
     context (request id, metrics), gzip and CORS, like any other answer."""
 
-    def __init__(self, app: ASGIApp, paths: frozenset[str], cache: ReadCache) -> None:
+    def __init__(self, app: ASGIApp, prefixes: tuple[str, ...], cache: ReadCache) -> None:
         self.app = app
-        self.paths = paths
+        self.prefixes = prefixes
         self.cache = cache
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] in self.paths:
+        # Only what a route kept by its URL (an Answer) is served here; nothing else is kept
+        # under such a key.
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "GET"
+            and scope["path"].startswith(self.prefixes)
+        ):
             held = b""
             for name, value in scope["headers"]:
                 if name == b"if-none-match":
@@ -209,7 +224,7 @@ class KeptAnswers:
                     break
             else:
                 answer = self.cache.get(answer_key(scope))
-                if answer is not MISSING:
+                if isinstance(answer, Answer):
                     self.cache.hits += 1
                     headers = _raw_headers(answer.etag)
                     if _matches(held.decode("latin-1"), answer.etag):

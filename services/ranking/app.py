@@ -70,7 +70,7 @@ def create_app(
         integrity_codes=INTEGRITY_CODES,
         clock=clock,
         watched=KEPT_READS,
-        kept_answer_paths=["/v1/forerunners"],
+        kept_answer_prefixes=["/v1/forerunners"],
         background=[
             worker.periodic(settings),
             Periodic("ranking-lapses", settings.steps_poll_seconds, shortlists.lapse_step),

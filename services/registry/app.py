@@ -42,7 +42,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         routers=[standards, categories, enterprises, changes, sync, exports],
         tables=kit_tables,
         watched=KEPT_READS,
-        kept_answer_paths=["/v1/standards", "/v1/categories"],
+        kept_answer_prefixes=["/v1/standards", "/v1/categories"],
         integrity_codes={
             "pk_enterprises": "duplicate_uscc",
             "uq_standards_uscc_standard_no_key": "duplicate_standard_no",

@@ -128,3 +128,45 @@ async def test_unknown_standard_is_a_problem_404(registry_client):
     response = await registry_client.get(f"/v1/standards/{uuid.uuid4()}")
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_public_answer_is_served_before_routing_and_a_hidden_one_never(
+    registry_client, reads
+):
+    """Kept by its URL, a public standard or search page is answered without the routes;
+    a hidden standard is no public answer, so its owner still goes through the route."""
+    app = registry_client._transport.app  # type: ignore[attr-defined]
+    app.state.db.read_cache.listening = True
+    uscc = make_uscc()
+    await register(registry_client, uscc)
+    shown = (await declare(registry_client, uscc)).json()["id"]
+    first = await registry_client.get(f"/v1/standards/{shown}")
+    search = await registry_client.get("/v1/standards", params={"uscc": uscc})
+    current = await registry_client.get(f"/v1/enterprises/{uscc}", headers=auth("regulator"))
+    routes = app.router.routes
+    app.router.routes = []
+    try:
+        again = await registry_client.get(f"/v1/standards/{shown}")
+        assert again.status_code == 200
+        assert again.content == first.content
+        assert again.headers["etag"] == first.headers["etag"]
+        page = await registry_client.get("/v1/standards", params={"uscc": uscc})
+        assert page.content == search.content
+        # With credentials the route is needed: gone, it is a 404 of the router.
+        own = await registry_client.get(f"/v1/standards/{shown}", headers=auth("enterprise", uscc))
+        assert own.status_code == 404
+    finally:
+        app.router.routes = routes
+    blocked = await registry_client.patch(
+        f"/v1/enterprises/{uscc}",
+        json={"blocked": True, "blocked_reason": "虚假声明，责令整改"},
+        headers={**auth("regulator"), "If-Match": current.headers["ETag"]},
+    )
+    assert blocked.status_code == 200
+    for _ in range(2):  # the second asks what the first kept: still nothing to show
+        assert (await registry_client.get(f"/v1/standards/{shown}")).status_code == 404
+        assert (await registry_client.get("/v1/standards", params={"uscc": uscc})).json()[
+            "items"
+        ] == []
+    owner = await registry_client.get(f"/v1/standards/{shown}", headers=auth("enterprise", uscc))
+    assert owner.status_code == 200

@@ -15,7 +15,7 @@ from services.kit.idempotency import IdempotencyDep
 from services.kit.pagination import CursorQuery, LimitQuery, Page
 from services.kit.preconditions import IfMatchDep, etag
 from services.kit.problems import PROBLEM_RESPONSES, NotFound, ValidationFailed
-from services.kit.reads import ReaderDep, cached_json_bytes, kept_answer
+from services.kit.reads import Answer, ReaderDep, cached_json_bytes, kept_answer, kept_public
 from services.registry import policy
 from services.registry.standards import reads, service
 from services.registry.standards.schemas import (
@@ -110,7 +110,20 @@ async def search_standards(
 async def get_standard(
     standard_id: uuid.UUID, request: Request, conn: ReaderDep, principal: OptionalPrincipal
 ) -> Response:
-    # The row is kept in memory until a disclosure changes (kit.fresh); who may see it is
+    if principal is None:
+        # What anyone may see is kept by its URL until a disclosure changes (kit.fresh):
+        # a hidden standard is no answer, as a missing one.
+        async def public() -> Answer | None:
+            found = await reads.one(conn, standard_id)
+            if found is None or found.hidden:
+                return None
+            return Answer(found.body(), etag(found.row_version))
+
+        answer = await kept_public(request, conn, public)
+        if answer is None:
+            raise NotFound(f"no standard {standard_id}")
+        return cached_json_bytes(request, answer.body, etag=answer.etag)
+    # A caller's own view: the row is kept until a disclosure changes; who may see it is
     # decided below on every request.
     found = await conn.kept(
         ("standard", standard_id), lambda: reads.one(conn, standard_id), reads.view_weight
@@ -118,9 +131,7 @@ async def get_standard(
     if found is None:
         raise NotFound(f"no standard {standard_id}")
     policy.authorise_standard_read(principal, found.uscc, found.hidden)
-    return cached_json_bytes(
-        request, found.body, etag=etag(found.row_version), public=principal is None
-    )
+    return cached_json_bytes(request, found.body, etag=etag(found.row_version), public=False)
 
 
 @router.post(
