@@ -39,7 +39,7 @@ from fastapi import FastAPI, Request
 
 from bench._common import connect_kwargs
 from bench._common import scratch_database as scratch
-from bench.read import Figure, _ms, compare, ensure_wrk, server
+from bench.read import Figure, _ms, compare, ensure_wrk, print_against_bare, server
 from services.kit.migrations import upgrade
 
 SEED = """
@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> None:
         }
         print(
             f"{'lookup':16} {'ranking':9} {'req/s':>6} {'bare':>6} {'ratio':>6} "
-            f"{'p50 ms':>13} {'p99 ms':>13} {'from memory':>11}"
+            f"{'p50 ms':>13} {'p99 ms':>13} {'p99 ratio':>9} {'from memory':>11}"
         )
         with (
             server("services.ranking.app:create_app", env, 0) as real,
@@ -222,16 +222,7 @@ def main(argv: list[str] | None = None) -> None:
             paths_file = str(Path(tmp) / "paths.txt")
             for name, group in paths(args.n).items():
                 Path(paths_file).write_text("\n".join(group) + "\n", encoding="utf-8")
-                best, shares = compare(wrk, servers, paths_file, args)
-                b = best["bare"]
-                for label in ("kept", "database"):
-                    r = best[label]
-                    print(
-                        f"{name:16} {label:9} {r.rps:6.0f} {b.rps:6.0f} {r.rps / b.rps:6.2f} "
-                        f"{r.p50_ms:6.1f}/{b.p50_ms:<6.1f} {r.p99_ms:6.1f}/{b.p99_ms:<6.1f} "
-                        f"{shares[label]:10.0%}",
-                        flush=True,
-                    )
+                print_against_bare(name, 16, *compare(wrk, servers, paths_file, args))
             one = paths(args.n)["by uscc"][0]
             for label in ("kept", "database"):
                 fig = run_wrk_304(wrk, servers[label], one, args.seconds, args.connections)

@@ -87,6 +87,21 @@ def compare(
     return best, shares
 
 
+def print_against_bare(
+    name: str, width: int, best: dict[str, Figure], shares: dict[str, float]
+) -> None:
+    """One line per configuration of the real service ("kept", "database") against "bare"."""
+    b = best["bare"]
+    for label in ("kept", "database"):
+        r = best[label]
+        print(
+            f"{name:{width}} {label:9} {r.rps:6.0f} {b.rps:6.0f} {r.rps / b.rps:6.2f} "
+            f"{r.p50_ms:6.1f}/{b.p50_ms:<6.1f} {r.p99_ms:6.1f}/{b.p99_ms:<6.1f} "
+            f"{r.p99_ms / b.p99_ms:9.2f} {shares[label]:10.0%}",
+            flush=True,
+        )
+
+
 def ensure_wrk() -> str:
     found = shutil.which("wrk")
     if found:
@@ -224,16 +239,7 @@ def main(argv: list[str] | None = None) -> None:
                     continue
                 paths_file = str(Path(tmp) / "paths.txt")
                 Path(paths_file).write_text("\n".join(paths) + "\n", encoding="utf-8")
-                best, shares = compare(wrk, servers, paths_file, args)
-                b = best["bare"]
-                for label in ("kept", "database"):
-                    r = best[label]
-                    print(
-                        f"{name:28} {label:9} {r.rps:6.0f} {b.rps:6.0f} {r.rps / b.rps:6.2f} "
-                        f"{r.p50_ms:6.1f}/{b.p50_ms:<6.1f} {r.p99_ms:6.1f}/{b.p99_ms:<6.1f} "
-                        f"{r.p99_ms / b.p99_ms:9.2f} {shares[label]:10.0%}",
-                        flush=True,
-                    )
+                print_against_bare(name, 28, *compare(wrk, servers, paths_file, args))
 
 
 if __name__ == "__main__":

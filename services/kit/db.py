@@ -241,7 +241,6 @@ class Database:
             connect_args=self.connect_args,
         )
         # Reads kept in memory (kit.fresh); listening is started by the app's lifespan.
-        self.watched = watched
         self.read_cache = ReadCache(
             settings.read_cache_bytes,
             settings.read_cache_seconds,

@@ -7,8 +7,8 @@ notifies the service's channel at the end of every statement that changed a row 
 PostgreSQL sends a NOTIFY when the transaction commits, and never for one that rolls
 back). Every process listens on a connection of its own, straight to PostgreSQL (PgBouncer
 in transaction mode cannot carry LISTEN: ``db_listen_url``), and forgets what it kept when
-told. A commit that wrote through
-this process's own sessions forgets at once (``kit.db``), so a caller reads its own write.
+told. A commit that wrote through this process's own sessions forgets at once (``kit.db``),
+so a caller reads its own write.
 
 What a read keeps is the database's answer, not a response: the route still authorises the
 caller, answers 404, 304 or 200 and sets its headers on every request.
@@ -17,8 +17,8 @@ Nothing is served from memory while the listener is not connected, and the conne
 checked twice a second: unless a check succeeded within the last second, nothing is served
 from memory either (a connection cut without a word). PostgreSQL delivers every
 notification to a live listener, but should one ever be lost unnoticed, nothing older than
-``read_cache_seconds`` is served.
-Another process's write is seen here as soon as its notification arrives: milliseconds.
+``read_cache_seconds`` is served. Another process's write is seen here as soon as its
+notification arrives: milliseconds.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ import asyncpg  # type: ignore[import-untyped]
 T = TypeVar("T")
 log = logging.getLogger("forerunner.fresh")
 
-_MISSING: Any = object()
+MISSING: Any = object()
 # What an entry is taken to weigh when it is not bytes or str: a row or two.
 DEFAULT_WEIGHT = 1024
 
@@ -113,29 +113,32 @@ class ReadCache:
     def get(self, key: Hashable) -> Any:
         """The answer kept for ``key``, or ``kit.fresh.MISSING``."""
         if not self.listening:
-            return _MISSING
+            return MISSING
         entry = self._entries.get(key)
         if entry is None:
-            return _MISSING
+            return MISSING
         value, size, at = entry
         if self._clock() - at > self.max_age:
             del self._entries[key]
             self._bytes -= size
-            return _MISSING
+            return MISSING
         return value
 
     async def kept(
-        self, key: Hashable, read: Callable[[], Awaitable[T]], weigh: Callable[[T], int] = _weight
+        self,
+        key: Hashable,
+        read: Callable[[], Awaitable[T]],
+        weigh: Callable[[T], int] | None = None,
     ) -> T:
         value = self.get(key)
-        if value is not _MISSING:
+        if value is not MISSING:
             self.hits += 1
             return value  # type: ignore[no-any-return]
         self.misses += 1
         generation = self._generation
         value = await read()
         if self.listening and generation == self._generation and self.max_bytes > 0:
-            self._put(key, value, weigh(value) + _key_weight(key))
+            self._put(key, value, (weigh or _weight)(value) + _key_weight(key))
         return value
 
     def _put(self, key: Hashable, value: Any, size: int) -> None:
@@ -198,9 +201,6 @@ class ReadCache:
 
     def _notified(self, *_args: Any) -> None:
         self.changed()
-
-
-MISSING = _MISSING
 
 
 @dataclass(frozen=True)

@@ -71,8 +71,6 @@ class Reader:
         """``read()``'s answer, from memory while nothing the service's kept reads come from
         has changed since it was read (``kit.fresh``). ``key`` names everything the answer
         depends on; the caller still authorises what it shows."""
-        if weigh is None:
-            return await self._db.read_cache.kept(key, read)
         return await self._db.read_cache.kept(key, read, weigh)
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
