@@ -21,6 +21,7 @@ from pydantic_core import to_json
 from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from services.kit.batches import K, ReadMany, V
 from services.kit.db import Database
 from services.kit.fresh import ReadCache
 from services.kit.problems import ServiceUnavailable
@@ -72,6 +73,12 @@ class Reader:
         has changed since it was read (``kit.fresh``). ``key`` names everything the answer
         depends on; the caller still authorises what it shows."""
         return await self._db.read_cache.kept(key, read, weigh)
+
+    async def batched(self, shape: Hashable, key: K, read_many: ReadMany[K, V], missing: V) -> V:
+        """``key``'s answer, read together with the other keys of ``shape`` asked for at
+        about the same time: one statement for them all (``kit.batches``). ``read_many``
+        gets the keys and returns the answers it found; the others get ``missing``."""
+        return await self._db.batches.load(shape, key, read_many, missing)
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         return list(await self._run("fetch", sql, args))
