@@ -248,12 +248,15 @@ def bind_app(app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession]) -> Fa
     app.state.db.sessionmaker = async_sessionmaker(**{**sessionmaker.kw, "info": info})
     bind = sessionmaker.kw["bind"]
     if isinstance(bind, AsyncConnection):
+        # One connection serves one read at a time, as a pool of one would: requests asked
+        # together (asyncio.gather) take turns.
+        turn = asyncio.Lock()
 
         @contextlib.asynccontextmanager
         async def reader() -> AsyncIterator[Any]:
             # Inside the test's transaction a failed read would abort it: a savepoint keeps
             # it to the read, as autocommit does in production.
-            async with bind.begin_nested():
+            async with turn, bind.begin_nested():
                 yield (await bind.get_raw_connection()).driver_connection
 
         app.state.db.reader = reader

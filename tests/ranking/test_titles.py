@@ -3,6 +3,7 @@ its history, revocation (the same delivery three times), expiry, and progress st
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -289,3 +290,43 @@ async def test_a_revocation_is_seen_at_once_by_a_lookup_kept_in_memory(
     finally:
         cache.listening = False
         cache.changed()
+
+
+async def test_lookups_asked_together_are_read_together_and_answer_as_one_by_one(
+    api, ranking_app, session, registry_http
+):
+    flow = await titled(api, ranking_app, session, registry_http)
+    a, b, c = (flow["seeded"][label] for label in "ABC")
+    number = a["standard_no"].split(" ")[1]
+    asks = [
+        {"uscc": a["uscc"]},
+        {"uscc": b["uscc"].lower()},
+        {"uscc": c["uscc"]},  # no title: an empty page
+        {"uscc": a["uscc"], "limit": 1},
+        {"uscc": a["uscc"], "status": "revoked"},
+        {"standard_no": a["standard_no"]},
+        {"standard_no": "Ｑ／１２ＴＪ　" + number.replace("-", "－")},
+        {"standard_no": b["standard_no"].lower()},
+        {"standard_no": "不是标准号"},  # a 422, and only for its caller
+        {"barcode": a["barcode"]},
+        {"barcode": b["barcode"]},
+        {"barcode": c["barcode"]},
+    ]
+    one_by_one = [await api.get("/v1/forerunners", params=ask) for ask in asks]
+    batches = ranking_app.state.db.batches
+    before = batches.statements
+    together = await asyncio.gather(*(api.get("/v1/forerunners", params=ask) for ask in asks))
+    assert [(r.status_code, r.content) for r in together] == [
+        (r.status_code, r.content) for r in one_by_one
+    ]
+    assert [t["id"] for t in together[1].json()["items"]] == [flow["titles"]["B"]["id"]]
+    assert together[2].json() == {"items": [], "next_cursor": None}
+    assert [t["id"] for t in together[6].json()["items"]] == [flow["titles"]["A"]["id"]]
+    assert together[8].status_code == 422
+    assert [t["id"] for t in together[10].json()["items"]] == [flow["titles"]["B"]["id"]]
+    # Eleven lookups of five shapes (uscc by page size and status, standard_no, barcode):
+    # read by fewer statements than lookups.
+    assert 5 <= batches.statements - before < 11
+    # A lookup with another filter takes the plain statement, and reads the same titles.
+    plain = await api.get("/v1/forerunners", params={"uscc": a["uscc"], "year": 2026})
+    assert plain.content == one_by_one[0].content

@@ -9,7 +9,9 @@ the registry keys it by (``services.registry.rules``, pure functions, nothing el
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic_core import to_json
 
@@ -33,6 +35,10 @@ LIST = f"SELECT {ROW}, t.id FROM ranking.titles t WHERE {{where}} ORDER BY t.id 
 # (it cannot tell how rare a barcode is in an array); fenced off (OFFSET 0), it takes the
 # key's own index and sorts the few rows it finds.
 LOOKUP = f"SELECT {ROW}, t.id FROM (SELECT * FROM ranking.titles t WHERE {{where}} OFFSET 0) t ORDER BY t.id LIMIT {{limit}}"  # noqa: S608, E501 - constants only
+# Lookups of one kind, many keys at once: each key's titles as LOOKUP reads them.
+LOOKUP_MANY = f"""SELECT k.key, x.row, x.id FROM unnest($1::varchar[]) AS k(key)
+CROSS JOIN LATERAL (SELECT {ROW} AS row, t.id FROM (SELECT * FROM ranking.titles t
+  WHERE {{where}} AND t.status = $2 OFFSET 0) t ORDER BY t.id LIMIT $3) x"""  # noqa: S608 - constants only
 
 
 def number_key(raw: str) -> str | None:
@@ -56,17 +62,36 @@ class Filters:
     status: str | None = "active"
 
 
+def _uscc(raw: str) -> str:
+    return raw.strip().upper()
+
+
+def _standard_no(raw: str) -> str:
+    key = number_key(raw)
+    if key is None:
+        raise ValidationFailed.for_field("standard_no", "not a standard number")
+    return key
+
+
+def _barcode(raw: str) -> str:
+    return raw.strip()
+
+
+# Each key of "is this a current forerunner": its condition on a title, and how the key asked
+# for is normalised (a standard number in any spelling by the registry's matching key).
+KEYS: dict[str, tuple[str, Callable[[str], str]]] = {
+    "uscc": ("t.uscc = {}", _uscc),
+    "standard_no": ("t.standard_no_key = {}", _standard_no),
+    "barcode": ("t.barcodes @> ARRAY[{}]::varchar[]", _barcode),
+}
+
+
 def conditions(f: Filters) -> Where:
     where = Where()
-    if f.uscc:
-        where.add("t.uscc = {}", f.uscc.strip().upper())
-    if f.standard_no:
-        key = number_key(f.standard_no)
-        if key is None:
-            raise ValidationFailed.for_field("standard_no", "not a standard number")
-        where.add("t.standard_no_key = {}", key)
-    if f.barcode:
-        where.add("t.barcodes @> ARRAY[{}]::varchar[]", f.barcode.strip())
+    for name, (condition, normalise) in KEYS.items():
+        raw = getattr(f, name)
+        if raw:
+            where.add(condition, normalise(raw))
     if f.status:
         where.add("t.status = {}", f.status)
     if f.year is not None:
@@ -84,6 +109,18 @@ def conditions(f: Filters) -> Where:
 
 async def forerunners(conn: Reader, f: Filters, cursor: str | None, limit: int) -> bytes:
     """One page of ``{"items": [...], "next_cursor": ...}`` as JSON bytes."""
+    asked = one_key(f)
+    if asked is not None and cursor is None:
+        # "Is this a current forerunner": asked by procurement and credit systems in bursts,
+        # read with the other lookups of its kind asked at the same moment (kit.batches).
+        name, key = asked
+        rows = await conn.batched(
+            ("forerunners", name, f.status, limit),
+            key,
+            lambda keys: lookup_many(conn, name, keys, f.status or "", limit + 1),
+            NONE_FOUND,
+        )
+        return page(rows, limit)
     where = conditions(f)
     if cursor:
         (after,) = decode_cursor(cursor, 1, (str,))
@@ -93,7 +130,38 @@ async def forerunners(conn: Reader, f: Filters, cursor: str | None, limit: int) 
             raise ValidationFailed.for_field("cursor", "not a cursor this list gave out") from None
     exact = f.uscc or f.standard_no or f.barcode
     sql = (LOOKUP if exact else LIST).format(where=where.sql(), limit=limit + 1)
-    rows = await conn.fetch(sql, *where.params)
+    return page(await conn.fetch(sql, *where.params), limit)
+
+
+Rows = Sequence[tuple[str, uuid.UUID]]
+NONE_FOUND: Rows = ()
+
+
+def one_key(f: Filters) -> tuple[str, str] | None:
+    """The lookup's key (which, normalised) when it asks by one key and one status alone."""
+    asked = [(name, getattr(f, name)) for name in KEYS if getattr(f, name)]
+    others = (f.year, f.level, f.key_area_id, f.category, f.region)
+    if len(asked) != 1 or not f.status or any(v is not None for v in others):
+        return None
+    name, raw = asked[0]
+    return name, KEYS[name][1](raw)
+
+
+async def lookup_many(
+    conn: Reader, name: str, keys: Sequence[str], status: str, limit: int
+) -> Mapping[str, Rows]:
+    """The first ``limit`` titles in id order of each key of one kind, in one statement."""
+    condition = KEYS[name][0].format("k.key")
+    rows = await conn.fetch(LOOKUP_MANY.format(where=condition), list(keys), status, limit)
+    found: dict[str, list[tuple[str, uuid.UUID]]] = {}
+    for key, row, title_id in rows:
+        found.setdefault(key, []).append((row, title_id))
+    return found
+
+
+def page(rows: Sequence[Sequence[Any]], limit: int) -> bytes:
+    """``{"items": [...], "next_cursor": ...}`` of rows of (JSON text, id), one more than
+    the page when there is a next one."""
     more = len(rows) > limit
     rows = rows[:limit]
     nxt = encode_cursor([str(rows[-1][1])]) if more else None
