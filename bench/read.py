@@ -90,10 +90,12 @@ def compare(
 def print_against_bare(
     name: str, width: int, best: dict[str, Figure], shares: dict[str, float]
 ) -> None:
-    """One line per configuration of the real service ("kept", "database") against "bare"."""
+    """One line per configuration of the real service ("kept", "database"...) against
+    "bare"."""
     b = best["bare"]
-    for label in ("kept", "database"):
-        r = best[label]
+    for label, r in best.items():
+        if label == "bare":
+            continue
         print(
             f"{name:{width}} {label:9} {r.rps:6.0f} {b.rps:6.0f} {r.rps / b.rps:6.2f} "
             f"{r.p50_ms:6.1f}/{b.p50_ms:<6.1f} {r.p99_ms:6.1f}/{b.p99_ms:<6.1f} "
