@@ -13,6 +13,13 @@ so a caller reads its own write.
 What a read keeps is the database's answer, not a response: the route still authorises the
 caller, answers 404, 304 or 200 and sets its headers on every request.
 
+A read that depends on nothing but its key (a public answer kept by its URL) may say so
+(``repeatable``): the cache then remembers how to read it, beyond the change that forgets
+its answer, so that the answer asked for again can be read again by the same read without
+the route (``ReadCache.renewed``; ``kit.reads.KeptAnswers``). After a change the questions
+asked most come back as a burst; read this way, each costs its statement's share and
+little else.
+
 Nothing is served from memory while the listener is not connected, and the connection is
 checked twice a second: unless a check succeeded within the last second, nothing is served
 from memory either (a connection cut without a word). PostgreSQL delivers every
@@ -40,6 +47,8 @@ log = logging.getLogger("forerunner.fresh")
 MISSING: Any = object()
 # What an entry is taken to weigh when it is not bytes or str: a row or two.
 DEFAULT_WEIGHT = 1024
+# What a remembered read (a closure and what it holds: a parsed query) is taken to weigh.
+READ_WEIGHT = 2048
 
 
 def _weight(value: Any) -> int:
@@ -61,6 +70,11 @@ class ReadCache:
     kept only if no change was heard while it was being read (so an answer read before a
     commit is never kept after it), and only while the listener is connected. Past
     ``max_bytes`` the oldest answers go first.
+
+    The reads kept as ``repeatable`` are remembered too, up to one per two ``READ_WEIGHT``
+    of ``max_bytes`` (at most half as much memory again; the least recently kept go
+    first), and no change forgets them: what they read is never served unless read again
+    after the change.
     """
 
     def __init__(
@@ -79,6 +93,8 @@ class ReadCache:
         self._clock = clock
         self._entries: dict[Hashable, tuple[Any, int, float]] = {}
         self._bytes = 0
+        self._reads: dict[Hashable, tuple[Callable[[], Awaitable[Any]], Callable[[Any], int]]] = {}
+        self.max_reads = max_bytes // (2 * READ_WEIGHT)
         self._generation = 0
         # Until when the listener is known to be connected (its last check, plus a margin).
         self._live_until = 0.0
@@ -129,7 +145,12 @@ class ReadCache:
         key: Hashable,
         read: Callable[[], Awaitable[T]],
         weigh: Callable[[T], int] | None = None,
+        *,
+        repeatable: bool = False,
     ) -> T:
+        """``read()``'s answer, from memory when it has it. ``repeatable``: ``read`` depends
+        on nothing but ``key`` (no caller, no request), so that ``renewed(key)`` may call it
+        again once the answer is forgotten."""
         value = self.get(key)
         if value is not MISSING:
             self.hits += 1
@@ -138,8 +159,29 @@ class ReadCache:
         generation = self._generation
         value = await read()
         if self.listening and generation == self._generation and self.max_bytes > 0:
-            self._put(key, value, (weigh or _weight)(value) + _key_weight(key))
+            weight = weigh or _weight
+            self._put(key, value, weight(value) + _key_weight(key))
+            if repeatable:
+                self._remember(key, read, weight)
         return value
+
+    async def renewed(self, key: Hashable) -> Any:
+        """``key``'s answer as ``kept`` gives it (from memory, or read again) by the
+        repeatable read that last kept it; ``MISSING`` when no such read is remembered."""
+        remembered = self._reads.get(key)
+        if remembered is None:
+            return MISSING
+        read, weigh = remembered
+        return await self.kept(key, read, weigh, repeatable=True)
+
+    def _remember(
+        self, key: Hashable, read: Callable[[], Awaitable[Any]], weigh: Callable[[Any], int]
+    ) -> None:
+        self._reads.pop(key, None)
+        while self._reads and len(self._reads) >= self.max_reads:
+            del self._reads[next(iter(self._reads))]
+        if self.max_reads:
+            self._reads[key] = (read, weigh)
 
     def _put(self, key: Hashable, value: Any, size: int) -> None:
         if size > self.max_bytes // 8:

@@ -10,6 +10,7 @@ the caller already holds the same representation.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, NamedTuple, TypeVar
@@ -23,7 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.kit.batches import K, ReadMany, V
 from services.kit.db import Database
-from services.kit.fresh import ReadCache
+from services.kit.fresh import MISSING, ReadCache
 from services.kit.problems import ServiceUnavailable
 
 T = TypeVar("T")
@@ -31,6 +32,8 @@ JSON = "application/json"
 # Public, shared caches may keep a public read briefly; a caller's own view is private.
 PUBLIC_CACHE = "public, max-age=10"
 PRIVATE_CACHE = "private, no-cache"
+
+log = logging.getLogger("forerunner.reads")
 
 _DISCONNECTS = (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError, OSError)
 
@@ -68,11 +71,14 @@ class Reader:
         key: Hashable,
         read: Callable[[], Awaitable[T]],
         weigh: Callable[[T], int] | None = None,
+        *,
+        repeatable: bool = False,
     ) -> T:
         """``read()``'s answer, from memory while nothing the service's kept reads come from
         has changed since it was read (``kit.fresh``). ``key`` names everything the answer
-        depends on; the caller still authorises what it shows."""
-        return await self._db.read_cache.kept(key, read, weigh)
+        depends on; the caller still authorises what it shows. ``repeatable``: ``read``
+        depends on nothing but ``key`` and may be called again later, for anyone."""
+        return await self._db.read_cache.kept(key, read, weigh, repeatable=repeatable)
 
     async def batched(self, shape: Hashable, key: K, read_many: ReadMany[K, V], missing: V) -> V:
         """``key``'s answer, read together with the other keys of ``shape`` asked for at
@@ -192,8 +198,10 @@ async def kept_public(
     request: Request, conn: Reader, read: Callable[[], Awaitable[Answer | None]]
 ) -> Answer | None:
     """The public answer of this URL (None: there is none, a 404), kept by the URL like
-    ``kept_answer``'s; for a route that builds its own ETag."""
-    return await conn.kept(answer_key(request.scope), read, _answer_weight)
+    ``kept_answer``'s; for a route that builds its own ETag. ``read`` must depend on the URL
+    alone (not on the request or its caller): once a change has forgotten the answer,
+    ``KeptAnswers`` reads it again with ``read`` itself, without routing."""
+    return await conn.kept(answer_key(request.scope), read, _answer_weight, repeatable=True)
 
 
 def _answer_weight(answer: Answer | None) -> int:
@@ -206,7 +214,12 @@ class KeptAnswers:
     names it, else the kept JSON with the headers the route sends. The route validated that
     URL when it kept the answer, and the same URL validates the same way. Only for callers
     without credentials: what the routes keep by URL is the public answer. Inside the request
-    context (request id, metrics), gzip and CORS, like any other answer."""
+    context (request id, metrics), gzip and CORS, like any other answer.
+
+    An answer forgotten since (a change, its age) is read again here by the route's own read
+    (``ReadCache.renewed``): the burst of questions that follows a change costs each its
+    share of a statement, not a pass through routing. Should that read fail, or find no
+    answer (a 404), the request goes on to the route, which answers as it would have."""
 
     def __init__(self, app: ASGIApp, prefixes: tuple[str, ...], cache: ReadCache) -> None:
         self.app = app
@@ -228,9 +241,13 @@ class KeptAnswers:
                 elif name == b"authorization":
                     break
             else:
-                answer = self.cache.get(answer_key(scope))
+                key = answer_key(scope)
+                answer = self.cache.get(key)
                 if isinstance(answer, Answer):
                     self.cache.hits += 1
+                elif answer is MISSING:
+                    answer = await self._renewed(key)
+                if isinstance(answer, Answer):
                     headers = _raw_headers(answer.etag)
                     if _matches(held.decode("latin-1"), answer.etag):
                         start = {"type": "http.response.start", "status": 304, "headers": headers}
@@ -243,6 +260,13 @@ class KeptAnswers:
                     await send({"type": "http.response.body", "body": answer.body})
                     return
         await self.app(scope, receive, send)
+
+    async def _renewed(self, key: Hashable) -> Any:
+        try:
+            return await self.cache.renewed(key)
+        except Exception:  # the route reads again, and answers the error as it always does
+            log.debug("reading a kept answer again failed; the route answers", exc_info=True)
+            return None
 
 
 def _raw_headers(etag: str) -> list[tuple[bytes, bytes]]:

@@ -11,14 +11,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
+import httpx
 import pytest
 import pytest_asyncio
 from sqlalchemy import Column, Integer, MetaData, Table, Text, text, update
 from sqlalchemy.engine import make_url
+from starlette.types import Receive, Scope, Send
 
 from services.kit.db import Database, note_write, plain_url
-from services.kit.fresh import ReadCache, Watched
+from services.kit.fresh import MISSING, READ_WEIGHT, ReadCache, Watched
 from services.kit.kit_migrations import kit_0002_notify_changes
+from services.kit.reads import Answer, KeptAnswers
 from services.ranking import app as ranking_app
 from services.registry import app as registry_app
 from services.registry.settings import RegistrySettings
@@ -206,6 +209,57 @@ async def test_never_older_than_its_age_and_never_over_its_budget() -> None:
     assert reads.count("big") == 2
 
 
+async def test_a_repeatable_read_is_read_again_after_a_change_and_others_are_not() -> None:
+    now = [0.0]
+    cache = ReadCache(64 * 1024, 10, clock=lambda: now[0])
+    cache.listening = True
+    rows = {"a": 1, "b": 1}
+    reads: list[str] = []
+
+    def reader(key: str) -> Callable[[], Awaitable[int]]:
+        async def read() -> int:
+            reads.append(key)
+            return rows[key]
+
+        return read
+
+    assert await cache.renewed("a") is MISSING, "nothing kept, nothing to read again"
+    await cache.kept("a", reader("a"), repeatable=True)
+    await cache.kept("b", reader("b"))
+    assert await cache.renewed("a") == 1
+    assert reads == ["a", "b"], "still kept: from memory"
+    rows.update(a=2, b=2)
+    cache.changed()
+    # Forgotten by the change, "a" is read again by its own read: the answer after the change.
+    assert await cache.renewed("a") == 2
+    assert await cache.renewed("a") == 2
+    assert reads == ["a", "b", "a"]
+    assert await cache.renewed("b") is MISSING, "a read that did not say so is never repeated"
+    now[0] = 11.0  # aged out: read again too
+    rows["a"] = 3
+    assert await cache.renewed("a") == 3
+    # Not listening: read again on every ask, kept by none.
+    cache.listening = False
+    rows["a"] = 4
+    assert await cache.renewed("a") == 4
+    assert await cache.renewed("a") == 4
+    assert reads == ["a", "b", "a", "a", "a", "a"]
+
+
+async def test_the_reads_remembered_are_bounded_and_the_least_recent_go_first() -> None:
+    cache = ReadCache(READ_WEIGHT * 2 * 3, 60)  # room to remember three reads
+    cache.listening = True
+
+    async def read() -> bytes:
+        return b"x"
+
+    for key in "abcd":
+        await cache.kept(key, read, repeatable=True)
+    cache.changed()
+    assert await cache.renewed("a") is MISSING
+    assert [await cache.renewed(k) for k in "bcd"] == [b"x"] * 3
+
+
 async def test_a_cache_of_no_bytes_keeps_nothing() -> None:
     cache = ReadCache(0, 10)
     cache.listening = True
@@ -346,3 +400,42 @@ async def test_a_key_counts_against_the_budget_however_long() -> None:
         await cache.kept(key, _value)
     assert cache._bytes <= 64 * 1024
     assert len(cache) <= 64 * 1024 // 4000
+
+
+async def test_an_answer_read_again_before_routing_falls_to_the_route_when_it_fails() -> None:
+    """KeptAnswers reads a forgotten public answer again by its route's read; when that read
+    fails or finds nothing, the route answers (and reports the error) as it always does."""
+    cache = ReadCache(1 << 20, 60)
+    cache.listening = True
+    routed: list[str] = []
+
+    async def route(scope: Scope, receive: Receive, send: Send) -> None:
+        routed.append(scope["path"])
+        await send({"type": "http.response.start", "status": 503, "headers": []})
+        await send({"type": "http.response.body", "body": b"route"})
+
+    app = KeptAnswers(route, ("/v1/",), cache)
+    state = {"fail": False, "found": True}
+
+    async def read() -> Answer | None:
+        if state["fail"]:
+            raise ConnectionError("the database went away")
+        return Answer(b'{"n":1}', '"e1"') if state["found"] else None
+
+    key = ("answer", "/v1/x", b"q=1")
+    await cache.kept(key, read, repeatable=True)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
+        assert (await client.get("/v1/x?q=1")).content == b'{"n":1}'
+        cache.changed()
+        state["fail"] = True
+        failed = await client.get("/v1/x?q=1")
+        assert (failed.status_code, failed.content) == (503, b"route")
+        state.update(fail=False, found=False)
+        assert (await client.get("/v1/x?q=1")).content == b"route", "no answer: the route's 404"
+        state["found"] = True
+        cache.changed()
+        again = await client.get("/v1/x?q=1")
+        assert (again.status_code, again.content) == (200, b'{"n":1}')
+    assert routed == ["/v1/x", "/v1/x"]
