@@ -67,7 +67,6 @@ class Batches:
             self._running.add(task)
             task.add_done_callback(self._running.discard)
         future: asyncio.Future[V] = loop.create_future()
-        future.add_done_callback(_retrieved)
         batch.waiting.setdefault(key, []).append(future)
         return await future
 
@@ -80,23 +79,17 @@ class Batches:
         futures = [f for waiting in batch.waiting.values() for f in waiting]
         try:
             found = await batch.read_many(keys)
-        except asyncio.CancelledError:
-            for future in futures:
-                future.cancel()
-            raise
+            answers = {key: found.get(key, missing) for key in batch.waiting}
         except Exception as err:  # every waiting caller's error: they map it to a problem
             for future in futures:
                 if not future.done():
                     future.set_exception(err)
             return
+        except BaseException:  # cancelled (shutdown): no caller is left waiting
+            for future in futures:
+                future.cancel()
+            raise
         for key, waiting in batch.waiting.items():
-            answer = found.get(key, missing)
             for future in waiting:
                 if not future.done():
-                    future.set_result(answer)
-
-
-def _retrieved(future: asyncio.Future[Any]) -> None:
-    # Its caller may have gone away: the error is not "never retrieved".
-    if not future.cancelled():
-        future.exception()
+                    future.set_result(answers[key])

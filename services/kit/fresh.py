@@ -17,8 +17,8 @@ A read that depends on nothing but its key (a public answer kept by its URL) may
 (``repeatable``): the cache then remembers how to read it, beyond the change that forgets
 its answer, so that the answer asked for again can be read again by the same read without
 the route (``ReadCache.renewed``; ``kit.reads.KeptAnswers``). After a change the questions
-asked most come back as a burst; read this way, each costs its statement's share and
-little else.
+asked most come back as a burst; read this way, each costs its read and no pass through
+routing (and a forerunner lookup shares its statement with the others: ``kit.batches``).
 
 Nothing is served from memory while the listener is not connected, and the connection is
 checked twice a second: unless a check succeeded within the last second, nothing is served
@@ -71,10 +71,10 @@ class ReadCache:
     commit is never kept after it), and only while the listener is connected. Past
     ``max_bytes`` the oldest answers go first.
 
-    The reads kept as ``repeatable`` are remembered too, up to one per two ``READ_WEIGHT``
-    of ``max_bytes`` (at most half as much memory again; the least recently kept go
-    first), and no change forgets them: what they read is never served unless read again
-    after the change.
+    The reads kept as ``repeatable`` are remembered too, each weighed as ``READ_WEIGHT`` and
+    its key, within half as much memory again (the least recently kept go first), and no
+    change forgets them: what they read is never served unless read again after the
+    change.
     """
 
     def __init__(
@@ -93,8 +93,9 @@ class ReadCache:
         self._clock = clock
         self._entries: dict[Hashable, tuple[Any, int, float]] = {}
         self._bytes = 0
-        self._reads: dict[Hashable, tuple[Callable[[], Awaitable[Any]], Callable[[Any], int]]] = {}
-        self.max_reads = max_bytes // (2 * READ_WEIGHT)
+        self._reads: dict[Hashable, _Remembered] = {}
+        self._read_bytes = 0
+        self.max_read_bytes = max_bytes // 2
         self._generation = 0
         # Until when the listener is known to be connected (its last check, plus a margin).
         self._live_until = 0.0
@@ -160,9 +161,8 @@ class ReadCache:
         value = await read()
         if self.listening and generation == self._generation and self.max_bytes > 0:
             weight = weigh or _weight
-            self._put(key, value, weight(value) + _key_weight(key))
-            if repeatable:
-                self._remember(key, read, weight)
+            if self._put(key, value, weight(value) + _key_weight(key)) and repeatable:
+                self._remember(key, _Remembered(read, weight, READ_WEIGHT + _key_weight(key)))
         return value
 
     async def renewed(self, key: Hashable) -> Any:
@@ -171,21 +171,21 @@ class ReadCache:
         remembered = self._reads.get(key)
         if remembered is None:
             return MISSING
-        read, weigh = remembered
-        return await self.kept(key, read, weigh, repeatable=True)
+        return await self.kept(key, remembered.read, remembered.weigh, repeatable=True)
 
-    def _remember(
-        self, key: Hashable, read: Callable[[], Awaitable[Any]], weigh: Callable[[Any], int]
-    ) -> None:
-        self._reads.pop(key, None)
-        while self._reads and len(self._reads) >= self.max_reads:
-            del self._reads[next(iter(self._reads))]
-        if self.max_reads:
-            self._reads[key] = (read, weigh)
+    def _remember(self, key: Hashable, remembered: _Remembered) -> None:
+        old = self._reads.pop(key, None)
+        if old is not None:
+            self._read_bytes -= old.size
+        while self._reads and self._read_bytes + remembered.size > self.max_read_bytes:
+            self._read_bytes -= self._reads.pop(next(iter(self._reads))).size
+        if remembered.size <= self.max_read_bytes:
+            self._reads[key] = remembered
+            self._read_bytes += remembered.size
 
-    def _put(self, key: Hashable, value: Any, size: int) -> None:
+    def _put(self, key: Hashable, value: Any, size: int) -> bool:
         if size > self.max_bytes // 8:
-            return  # one answer may not push out most of the others
+            return False  # one answer may not push out most of the others
         old = self._entries.pop(key, None)
         if old is not None:
             self._bytes -= old[1]
@@ -194,6 +194,7 @@ class ReadCache:
             self._bytes -= self._entries.pop(oldest)[1]
         self._entries[key] = (value, size, self._clock())
         self._bytes += size
+        return True
 
     async def listen(
         self,
@@ -243,6 +244,15 @@ class ReadCache:
 
     def _notified(self, *_args: Any) -> None:
         self.changed()
+
+
+@dataclass(frozen=True, slots=True)
+class _Remembered:
+    """A repeatable read, how its answer is weighed, and what remembering it costs."""
+
+    read: Callable[[], Awaitable[Any]]
+    weigh: Callable[[Any], int]
+    size: int
 
 
 @dataclass(frozen=True)

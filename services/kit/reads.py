@@ -10,7 +10,6 @@ the caller already holds the same representation.
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, NamedTuple, TypeVar
@@ -32,8 +31,6 @@ JSON = "application/json"
 # Public, shared caches may keep a public read briefly; a caller's own view is private.
 PUBLIC_CACHE = "public, max-age=10"
 PRIVATE_CACHE = "private, no-cache"
-
-log = logging.getLogger("forerunner.reads")
 
 _DISCONNECTS = (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError, OSError)
 
@@ -172,6 +169,10 @@ class Answer(NamedTuple):
     etag: str
 
 
+# Where KeptAnswers leaves the error of a kept answer's read, for the route to answer.
+_READ_AGAIN_FAILED = "kept_answer_read_failed"
+
+
 def answer_key(scope: Scope) -> tuple[str, str, bytes]:
     """What a public answer kept by its URL is kept under: the path and the raw query."""
     return ("answer", scope["path"], scope["query_string"])
@@ -201,6 +202,9 @@ async def kept_public(
     ``kept_answer``'s; for a route that builds its own ETag. ``read`` must depend on the URL
     alone (not on the request or its caller): once a change has forgotten the answer,
     ``KeptAnswers`` reads it again with ``read`` itself, without routing."""
+    failed = request.scope.get("state", {}).get(_READ_AGAIN_FAILED)
+    if failed is not None:  # KeptAnswers read it just now, and failed: not twice
+        raise failed
     return await conn.kept(answer_key(request.scope), read, _answer_weight, repeatable=True)
 
 
@@ -218,8 +222,10 @@ class KeptAnswers:
 
     An answer forgotten since (a change, its age) is read again here by the route's own read
     (``ReadCache.renewed``): the burst of questions that follows a change costs each its
-    share of a statement, not a pass through routing. Should that read fail, or find no
-    answer (a 404), the request goes on to the route, which answers as it would have."""
+    share of a statement, not a pass through routing (the forerunner lookup reads with others
+    in one statement: ``kit.batches``). Should that read find no answer (a 404) or fail, the
+    request goes on to the route, which answers as it would have: with the same error,
+    without reading again."""
 
     def __init__(self, app: ASGIApp, prefixes: tuple[str, ...], cache: ReadCache) -> None:
         self.app = app
@@ -246,7 +252,7 @@ class KeptAnswers:
                 if isinstance(answer, Answer):
                     self.cache.hits += 1
                 elif answer is MISSING:
-                    answer = await self._renewed(key)
+                    answer = await self._renewed(scope, key)
                 if isinstance(answer, Answer):
                     headers = _raw_headers(answer.etag)
                     if _matches(held.decode("latin-1"), answer.etag):
@@ -261,11 +267,11 @@ class KeptAnswers:
                     return
         await self.app(scope, receive, send)
 
-    async def _renewed(self, key: Hashable) -> Any:
+    async def _renewed(self, scope: Scope, key: Hashable) -> Any:
         try:
             return await self.cache.renewed(key)
-        except Exception:  # the route reads again, and answers the error as it always does
-            log.debug("reading a kept answer again failed; the route answers", exc_info=True)
+        except Exception as err:  # the route answers it, as it answers its own errors
+            scope.setdefault("state", {})[_READ_AGAIN_FAILED] = err
             return None
 
 

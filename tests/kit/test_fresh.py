@@ -8,6 +8,7 @@ import contextlib
 import itertools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from types import SimpleNamespace
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
@@ -16,12 +17,13 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import Column, Integer, MetaData, Table, Text, text, update
 from sqlalchemy.engine import make_url
+from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from services.kit.db import Database, note_write, plain_url
 from services.kit.fresh import MISSING, READ_WEIGHT, ReadCache, Watched
 from services.kit.kit_migrations import kit_0002_notify_changes
-from services.kit.reads import Answer, KeptAnswers
+from services.kit.reads import Answer, KeptAnswers, Reader, kept_public
 from services.ranking import app as ranking_app
 from services.registry import app as registry_app
 from services.registry.settings import RegistrySettings
@@ -246,18 +248,61 @@ async def test_a_repeatable_read_is_read_again_after_a_change_and_others_are_not
     assert reads == ["a", "b", "a", "a", "a", "a"]
 
 
+async def test_a_repeatable_read_across_a_change_is_neither_kept_nor_served_again() -> None:
+    cache = ReadCache(1 << 20, 60)
+    cache.listening = True
+    reads = 0
+    racing = True
+
+    async def read() -> int:
+        nonlocal reads
+        reads += 1
+        if racing:
+            cache.changed()  # heard while the read was in flight
+        return reads
+
+    assert await cache.kept("k", read, repeatable=True) == 1
+    assert await cache.renewed("k") is MISSING, "never kept, so never remembered"
+    racing = False
+    assert await cache.kept("k", read, repeatable=True) == 2
+    racing = True
+    cache.changed()
+    assert await cache.renewed("k") == 3  # read again, but a change came while it read
+    assert await cache.renewed("k") == 4, "so it was not kept: read again"
+    racing = False
+    assert await cache.renewed("k") == 5
+    assert await cache.renewed("k") == 5
+
+
 async def test_the_reads_remembered_are_bounded_and_the_least_recent_go_first() -> None:
-    cache = ReadCache(READ_WEIGHT * 2 * 3, 60)  # room to remember three reads
+    # Room to remember three reads under one-letter keys (each READ_WEIGHT and its key).
+    cache = ReadCache(2 * 3 * (READ_WEIGHT + 100), 60)
     cache.listening = True
 
     async def read() -> bytes:
         return b"x"
 
+    async def remembered() -> str:
+        cache.changed()
+        return "".join([k for k in "abcdefg" if await cache.renewed(k) is not MISSING])
+
     for key in "abcd":
         await cache.kept(key, read, repeatable=True)
-    cache.changed()
-    assert await cache.renewed("a") is MISSING
-    assert [await cache.renewed(k) for k in "bcd"] == [b"x"] * 3
+    assert await remembered() == "bcd"
+    # A key as long as a whole query string weighs what it holds: it pushes out two.
+    await cache.kept(("e", "q" * 1400), read, repeatable=True)
+    assert await cache.renewed(("e", "q" * 1400)) == b"x"
+    assert await remembered() == "d"
+    # An answer too large to keep is not read again either.
+    big = ReadCache(64 * 1024, 60)
+    big.listening = True
+
+    async def large() -> bytes:
+        return b"x" * 9000
+
+    await big.kept("f", large, repeatable=True)
+    big.changed()
+    assert await big.renewed("f") is MISSING
 
 
 async def test_a_cache_of_no_bytes_keeps_nothing() -> None:
@@ -404,38 +449,46 @@ async def test_a_key_counts_against_the_budget_however_long() -> None:
 
 async def test_an_answer_read_again_before_routing_falls_to_the_route_when_it_fails() -> None:
     """KeptAnswers reads a forgotten public answer again by its route's read; when that read
-    fails or finds nothing, the route answers (and reports the error) as it always does."""
+    finds nothing, the route answers; when it fails, the route answers that same error
+    without reading again."""
     cache = ReadCache(1 << 20, 60)
     cache.listening = True
+    reader = Reader(SimpleNamespace(read_cache=cache))  # type: ignore[arg-type]
+    state = {"fail": False, "found": True, "reads": 0}
     routed: list[str] = []
 
-    async def route(scope: Scope, receive: Receive, send: Send) -> None:
-        routed.append(scope["path"])
-        await send({"type": "http.response.start", "status": 503, "headers": []})
-        await send({"type": "http.response.body", "body": b"route"})
-
-    app = KeptAnswers(route, ("/v1/",), cache)
-    state = {"fail": False, "found": True}
-
     async def read() -> Answer | None:
+        state["reads"] += 1
         if state["fail"]:
             raise ConnectionError("the database went away")
         return Answer(b'{"n":1}', '"e1"') if state["found"] else None
 
-    key = ("answer", "/v1/x", b"q=1")
-    await cache.kept(key, read, repeatable=True)
+    async def route(scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            answer = await kept_public(Request(scope), reader, read)
+            status, body = (200, b"route") if answer else (404, b"none")
+        except ConnectionError:
+            status, body = 503, b"failed"
+        routed.append(body.decode())
+        await send({"type": "http.response.start", "status": status, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://t"
+        transport=httpx.ASGITransport(app=KeptAnswers(route, ("/v1/",), cache)),
+        base_url="http://t",
     ) as client:
-        assert (await client.get("/v1/x?q=1")).content == b'{"n":1}'
+        assert (await client.get("/v1/x?q=1")).content == b"route"  # kept by the route
+        assert (await client.get("/v1/x?q=1")).content == b'{"n":1}'  # then before it
         cache.changed()
         state["fail"] = True
         failed = await client.get("/v1/x?q=1")
-        assert (failed.status_code, failed.content) == (503, b"route")
+        assert (failed.status_code, failed.content) == (503, b"failed")
+        assert state["reads"] == 2, "the route answered the error without reading again"
         state.update(fail=False, found=False)
-        assert (await client.get("/v1/x?q=1")).content == b"route", "no answer: the route's 404"
+        none = await client.get("/v1/x?q=1")
+        assert (none.status_code, state["reads"]) == (404, 3), "no answer: the route's 404"
         state["found"] = True
         cache.changed()
         again = await client.get("/v1/x?q=1")
-        assert (again.status_code, again.content) == (200, b'{"n":1}')
-    assert routed == ["/v1/x", "/v1/x"]
+        assert (again.status_code, again.content, state["reads"]) == (200, b'{"n":1}', 4)
+    assert routed == ["route", "failed", "none"]

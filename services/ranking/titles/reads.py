@@ -35,10 +35,11 @@ LIST = f"SELECT {ROW}, t.id FROM ranking.titles t WHERE {{where}} ORDER BY t.id 
 # (it cannot tell how rare a barcode is in an array); fenced off (OFFSET 0), it takes the
 # key's own index and sorts the few rows it finds.
 LOOKUP = f"SELECT {ROW}, t.id FROM (SELECT * FROM ranking.titles t WHERE {{where}} OFFSET 0) t ORDER BY t.id LIMIT {{limit}}"  # noqa: S608, E501 - constants only
-# Lookups of one kind, many keys at once: each key's titles as LOOKUP reads them.
+# Lookups of one kind, many keys at once: each key's titles as LOOKUP reads them, in id order.
 LOOKUP_MANY = f"""SELECT k.key, x.row, x.id FROM unnest($1::varchar[]) AS k(key)
 CROSS JOIN LATERAL (SELECT {ROW} AS row, t.id FROM (SELECT * FROM ranking.titles t
-  WHERE {{where}} AND t.status = $2 OFFSET 0) t ORDER BY t.id LIMIT $3) x"""  # noqa: S608 - constants only
+  WHERE {{where}} AND t.status = $2 OFFSET 0) t ORDER BY t.id LIMIT $3) x
+ORDER BY k.key, x.id"""  # noqa: S608 - constants only
 
 
 def number_key(raw: str) -> str | None:
