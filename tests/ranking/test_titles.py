@@ -4,9 +4,12 @@ its history, revocation (the same delivery three times), expiry, and progress st
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import text
 
 from services.kit.clock import FixedClock
@@ -212,6 +215,17 @@ async def test_the_barcode_index_keeps_no_pending_list(session):
     assert "fastupdate=off" in options
 
 
+@contextlib.contextmanager
+def routes_gone(app: FastAPI) -> Iterator[None]:
+    """The app without its routes: what is still answered is answered before routing."""
+    routes = app.router.routes
+    app.router.routes = []
+    try:
+        yield
+    finally:
+        app.router.routes = routes
+
+
 async def test_a_revocation_is_seen_at_once_by_a_lookup_kept_in_memory(
     api, ranking_app, session, registry_http
 ):
@@ -235,9 +249,7 @@ async def test_a_revocation_is_seen_at_once_by_a_lookup_kept_in_memory(
         assert cache.hits == hits + 1, "the same question is answered from memory"
         # Now answered before routing: with the routes gone, the same URL still gets its
         # 304, or its whole answer, exactly as the route gave it.
-        routes = ranking_app.router.routes
-        ranking_app.router.routes = []
-        try:
+        with routes_gone(ranking_app):
             edge = await api.get(
                 "/v1/forerunners",
                 params={"uscc": a["uscc"]},
@@ -256,8 +268,6 @@ async def test_a_revocation_is_seen_at_once_by_a_lookup_kept_in_memory(
                 headers={"If-None-Match": first.headers["ETag"]},
             )
             assert other.status_code == 404, "another URL is another answer"
-        finally:
-            ranking_app.router.routes = routes
         # A caller with credentials goes through the route; the answer is the same.
         with_token = await api.get(
             "/v1/forerunners",
@@ -278,16 +288,12 @@ async def test_a_revocation_is_seen_at_once_by_a_lookup_kept_in_memory(
         assert revoked.status_code == 200, revoked.text
         # Forgotten by the revocation, the answer is read again by the route's own read,
         # still before routing (the routes are gone): the revoked title is no longer in it.
-        routes = ranking_app.router.routes
-        ranking_app.router.routes = []
-        try:
+        with routes_gone(ranking_app):
             after = await api.get(
                 "/v1/forerunners",
                 params={"uscc": a["uscc"]},
                 headers={"If-None-Match": first.headers["ETag"]},
             )
-        finally:
-            ranking_app.router.routes = routes
         assert after.status_code == 200
         assert after.json()["items"] == []
         assert after.headers["ETag"] != first.headers["ETag"]
