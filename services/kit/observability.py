@@ -13,7 +13,7 @@ import re
 import sys
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
 from fastapi.routing import iter_route_contexts
@@ -130,6 +130,19 @@ KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPT
 UNMATCHED = "unmatched"
 
 
+# How many (method, path) pairs answered before routing RouteTable remembers the route of.
+SCANNED_PATHS = 1024
+
+
+class _Counted(NamedTuple):
+    requests: Any
+    latency: Any
+
+    def observe(self, elapsed: float) -> None:
+        self.requests.inc()
+        self.latency.observe(elapsed)
+
+
 class RouteTable:
     """The app's routes with their full path templates (included routers flattened).
 
@@ -141,6 +154,9 @@ class RouteTable:
         self._app = app
         self._routes: list[tuple[Any, str, frozenset[str]]] | None = None
         self._by_route: dict[int, str] = {}
+        # Requests answered before routing (kit.reads.KeptAnswers) carry no route: what the
+        # scan found for a method and path, for the paths asked most.
+        self._scanned: dict[tuple[str, str], str] = {}
 
     def _load(self) -> list[tuple[Any, str, frozenset[str]]]:
         # Read on first use: the app's routers are included after the middleware is added.
@@ -162,6 +178,16 @@ class RouteTable:
         served = self._by_route.get(id(scope.get("route")))
         if served is not None:
             return served
+        asked = (scope.get("method", ""), scope.get("path", ""))
+        found = self._scanned.get(asked)
+        if found is None:
+            found = self._scan(routes, scope)
+            if len(self._scanned) < SCANNED_PATHS:
+                self._scanned[asked] = found
+        return found
+
+    @staticmethod
+    def _scan(routes: list[tuple[Any, str, frozenset[str]]], scope: Scope) -> str:
         partial = None
         for ctx, template, _ in routes:
             match, _ = ctx.matches(scope)
@@ -234,6 +260,20 @@ class RequestContextMiddleware:
         self.max_body_bytes = max_body_bytes
         self.overrides = body_limit_overrides or {}
         self.routes = RouteTable(router_app or app)
+        self._children: dict[tuple[str, str, str], _Counted] = {}
+
+    def _counted(self, method: str, route: str, status: str) -> _Counted:
+        """The request counter and latency histogram of one kind of answer, counted once
+        and then observed: prometheus_client's ``labels`` costs several microseconds a call.
+        Labels are bounded (a route template, a method label, a status), and so is this."""
+        found = self._children.get((method, route, status))
+        if found is None:
+            found = _Counted(
+                self.metrics.requests.labels(self.service, method, route, status),
+                self.metrics.latency.labels(self.service, method, route),
+            )
+            self._children[(method, route, status)] = found
+        return found
 
     def _limit_for(self, path: str) -> int:
         for prefix, limit in self.overrides.items():
@@ -335,8 +375,7 @@ class RequestContextMiddleware:
             route = self.routes.template(scope)
             method = method_label(scope.get("method", ""))
             status = str(status_holder["status"])
-            self.metrics.requests.labels(self.service, method, route, status).inc()
-            self.metrics.latency.labels(self.service, method, route).observe(elapsed)
+            self._counted(method, route, status).observe(elapsed)
             log.info(
                 "request",
                 extra={

@@ -11,6 +11,7 @@ from services.kit.settings import Environment
 from services.registry.settings import RegistrySettings
 from tests.conftest import auth, client_for
 from tests.kit.conftest import make_kit_app
+from tests.registry.conftest import declare, make_uscc, register
 
 SERIES = re.compile(r"^http_requests_total\{(.*)\} ", re.MULTILINE)
 
@@ -88,3 +89,36 @@ def test_metrics_are_public_in_development_and_need_a_token_in_production():
         environment=Environment.production, jwt_secret="x" * 40, metrics_access="public"
     )
     assert not public.metrics_need_token
+
+
+def requests_of(text: str, route: str, status: str) -> float:
+    found = re.search(
+        rf'^http_requests_total\{{method="GET",route="{re.escape(route)}",'
+        rf'service="registry",status="{status}"\}} (\S+)',
+        text,
+        re.MULTILINE,
+    )
+    return float(found.group(1)) if found else 0.0
+
+
+async def test_answers_served_before_routing_are_counted_under_their_route(registry_client):
+    app = registry_client._transport.app  # type: ignore[attr-defined]
+    app.state.db.read_cache.listening = True
+    try:
+        uscc = make_uscc()
+        await register(registry_client, uscc)
+        shown = (await declare(registry_client, uscc)).json()["id"]
+        route = "/v1/standards/{standard_id}"
+        before = (await registry_client.get("/metrics")).text
+        first = await registry_client.get(f"/v1/standards/{shown}")  # routed, then kept
+        for _ in range(5):  # answered before routing: the route's template all the same
+            again = await registry_client.get(
+                f"/v1/standards/{shown}", headers={"If-None-Match": first.headers["ETag"]}
+            )
+            assert again.status_code == 304
+        after = (await registry_client.get("/metrics")).text
+        assert requests_of(after, route, "200") == requests_of(before, route, "200") + 1
+        assert requests_of(after, route, "304") == requests_of(before, route, "304") + 5
+    finally:
+        app.state.db.read_cache.listening = False
+        app.state.db.read_cache.changed()
