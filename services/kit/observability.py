@@ -130,8 +130,10 @@ KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPT
 UNMATCHED = "unmatched"
 
 
-# How many (method, path) pairs answered before routing RouteTable remembers the route of.
+# How many (method, path) pairs answered before routing RouteTable remembers the route of,
+# and of paths how long.
 SCANNED_PATHS = 1024
+SCANNED_PATH_LENGTH = 256
 
 
 class _Counted(NamedTuple):
@@ -182,7 +184,9 @@ class RouteTable:
         found = self._scanned.get(asked)
         if found is None:
             found = self._scan(routes, scope)
-            if len(self._scanned) < SCANNED_PATHS:
+            if len(asked[1]) <= SCANNED_PATH_LENGTH:
+                if len(self._scanned) >= SCANNED_PATHS:
+                    self._scanned.clear()  # paths asked once (ids) give way to those asked now
                 self._scanned[asked] = found
         return found
 

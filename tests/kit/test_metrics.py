@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from services.kit.observability import SCANNED_PATH_LENGTH, SCANNED_PATHS, RouteTable
 from services.kit.settings import Environment
 from services.registry.settings import RegistrySettings
 from tests.conftest import auth, client_for
@@ -122,3 +123,22 @@ async def test_answers_served_before_routing_are_counted_under_their_route(regis
     finally:
         app.state.db.read_cache.listening = False
         app.state.db.read_cache.changed()
+
+
+def test_the_routes_of_paths_answered_before_routing_are_remembered_within_bounds():
+    app = make_kit_app("postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    table = RouteTable(app)
+    ids = [str(uuid.uuid4()) for _ in range(SCANNED_PATHS + 10)]
+    for id_ in ids:
+        scope = {"type": "http", "method": "GET", "path": f"/healthz/{id_}"}
+        assert table.template(scope) == "unmatched"
+    assert len(table._scanned) <= SCANNED_PATHS
+    for _ in range(2):
+        assert table.template({"type": "http", "method": "GET", "path": "/healthz"}) == "/healthz"
+        # Another method at the same path: the route that would serve it, not a 'GET' memo.
+        assert table.template({"type": "http", "method": "DELETE", "path": "/healthz"}) == (
+            "/healthz"
+        )
+    long = "/healthz/" + "x" * SCANNED_PATH_LENGTH
+    assert table.template({"type": "http", "method": "GET", "path": long}) == "unmatched"
+    assert ("GET", long) not in table._scanned
