@@ -80,11 +80,15 @@ def compare(
             fig = run_wrk(wrk, base, paths_file, args.seconds, args.connections)
             if label not in best or fig.rps > best[label].rps:
                 best[label] = fig
-    shares = {}
-    for label, base in servers.items():
-        hits, misses = (a - b for a, b in zip(kept_counts(base), before[label], strict=True))
-        shares[label] = hits / (hits + misses) if hits + misses else 0.0
+    shares = {label: share_since(base, before[label]) for label, base in servers.items()}
     return best, shares
+
+
+def share_since(base: str, before: tuple[float, float]) -> float:
+    """The share of the server's kept reads since ``before`` (``kept_counts``) that came
+    from memory."""
+    hits, misses = (a - b for a, b in zip(kept_counts(base), before, strict=True))
+    return hits / (hits + misses) if hits + misses else 0.0
 
 
 def print_against_bare(

@@ -222,8 +222,8 @@ class KeptAnswers:
 
     An answer forgotten since (a change, its age) is read again here by the route's own read
     (``ReadCache.renewed``): the burst of questions that follows a change costs each its
-    share of a statement, not a pass through routing (the forerunner lookup reads with others
-    in one statement: ``kit.batches``). Should that read find no answer (a 404) or fail, the
+    read, not a pass through routing (and the forerunner lookup reads with others in one
+    statement: ``kit.batches``). Should that read find no answer (a 404) or fail, the
     request goes on to the route, which answers as it would have: with the same error,
     without reading again."""
 
